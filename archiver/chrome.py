@@ -1,0 +1,332 @@
+"""Line-level chrome stripping: label each line of a page's text as body or chrome.
+
+The classifier works on general signals, never on strings of particular sites:
+
+1. rules from :mod:`archiver.rules` (credits, READ MORE prompts, widgets, bylines, menus);
+2. the shape of each line: word count, sentence punctuation, stopword density,
+   title case, capitals, list bullets, and its language or script;
+3. position: the article body is the densest run of sentence-like lines, found as
+   the maximum-sum segment of per-line scores (chrome scores negative);
+4. context: inside that run, a lone short line between paragraphs is a heading and
+   is kept, while a cluster of short lines around a caption or credit is a teaser;
+5. repetition: the title printed again, a standfirst the body repeats, a paragraph
+   printed twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import lang, rules
+from .models import RemovedLine
+
+
+@dataclass(frozen=True)
+class Line:
+    """Shape features of one non-blank line."""
+
+    no: int  # 1-based line number in the raw text
+    text: str
+    words: int
+    stop_share: float
+    title_case: bool
+    upper: bool
+    sentence: bool
+    content: bool  # looks like a paragraph of running text
+
+
+@dataclass(frozen=True)
+class StrippedPage:
+    """The outcome of stripping one page: body lines, removed lines, the title line."""
+
+    body: tuple[Line, ...]
+    removed: tuple[RemovedLine, ...]
+    title: str | None
+    language: str | None
+
+    @property
+    def text(self) -> str:
+        """The body as paragraphs separated by blank lines."""
+        return "\n\n".join(line.text for line in self.body)
+
+
+# A line scores its word count when it reads like running text; chrome costs this
+# much plus half its words, so a short menu between paragraphs does not split the
+# body but a block of teasers does.
+CHROME_BASE_COST = 3.0
+CHROME_WORD_COST = 0.5
+# A paragraph needs this many words and some stopwords to count as running text.
+MIN_CONTENT_WORDS = 7
+MIN_STOP_SHARE = 0.12
+LONG_CONTENT_WORDS = 25
+# A line inside the body that is no paragraph is kept as a heading up to this length.
+MAX_HEADING_WORDS = 14
+# Lines shorter than this many letters are judged by script, not by language model.
+MIN_LANGID_LETTERS = 25
+OTHER_LANGUAGE_PROB = 0.9
+# A standfirst must be this long before its repetition in the body counts.
+MIN_REPEAT_WORDS = 6
+
+_SPACE = re.compile(r"\s+")
+_NORM = re.compile(r"[\W_]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case words only, for comparing lines regardless of punctuation and case."""
+    return _NORM.sub(" ", text.lower()).strip()
+
+
+def split_lines(text: str) -> list[str]:
+    """The raw lines of a text, with line ends normalised (\\r\\n, \\r) but not stripped."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
+    """Compute the shape features of one line."""
+    text = _SPACE.sub(" ", raw.replace("\u00a0", " ")).strip()
+    tokens = rules.WORD.findall(text)
+    words = len(tokens)
+    stop_share = sum(1 for t in tokens if t.lower() in stop) / words if words else 0.0
+    alpha = [t for t in tokens if t[0].isalpha()]
+    capitalised = sum(1 for t in alpha if t[0].isupper())
+    title_case = len(alpha) >= 3 and capitalised / len(alpha) >= 0.75
+    letters = [ch for ch in text if ch.isalpha()]
+    upper = len(letters) >= 4 and sum(ch.isupper() for ch in letters) / len(letters) > 0.8
+    sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
+    stop_ok = not stop or stop_share >= MIN_STOP_SHARE
+    content = (
+        words >= MIN_CONTENT_WORDS and sentence and stop_ok and not upper and not title_case
+    ) or (words >= LONG_CONTENT_WORDS and stop_ok and not upper)
+    return Line(no, text, words, stop_share, title_case, upper, sentence, content)
+
+
+def rule_reason(line: Line) -> str | None:
+    """The reason label a rule gives this line, or None when no rule applies."""
+    text = line.text
+    if not any(ch.isalpha() for ch in text):
+        return rules.NO_WORDS
+    strong = not line.content or line.words < 15
+    for reason, pattern in rules.LINE_PATTERNS:
+        if pattern.search(text) and (strong or reason in (rules.COPYRIGHT, rules.CREDIT)):
+            return reason
+    if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
+        tokens = [t.lower() for t in rules.WORD.findall(text)]
+        if all(t in rules.NAV_WORDS for t in tokens):
+            return rules.NAV
+    if not line.content and _is_date_line(text):
+        return rules.DATE
+    if rules.BULLET.match(text) and (line.upper or line.title_case) and not line.content:
+        return rules.LIST
+    return None
+
+
+def _is_date_line(text: str) -> bool:
+    if not any(p.search(text) for p in rules.DATE_PATTERNS) and not re.search(
+        r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text
+    ):
+        return False
+    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", text))
+    return len(rest) <= 2
+
+
+def language_reason(line: Line, language: str | None) -> str | None:
+    """'other-language' when a line is clearly not in the article's language."""
+    if language is None:
+        return None
+    letters = sum(ch.isalpha() for ch in line.text)
+    if letters == 0:
+        return None
+    script = lang.dominant_script(line.text)
+    if script and script != lang.expected_script(language):
+        # Latin letters in a non-Latin article are often names and brands: only flag
+        # the reverse, or a non-Latin line in another non-Latin script.
+        if script != "LATIN" or letters >= MIN_LANGID_LETTERS:
+            return rules.OTHER_LANGUAGE
+        return None
+    if letters < MIN_LANGID_LETTERS or (line.content and line.words >= LONG_CONTENT_WORDS):
+        return None
+    code, prob = lang.identify(line.text)
+    if code != language and prob >= OTHER_LANGUAGE_PROB and line.stop_share < 0.5:
+        own = lang.stopwords(language)
+        tokens = [t.lower() for t in rules.WORD.findall(line.text)]
+        # A line with words of the article's own stoplist is not foreign, whatever
+        # the model says about its proper names.
+        if not own or sum(t in own for t in tokens) <= len(tokens) // 5:
+            return rules.OTHER_LANGUAGE
+    return None
+
+
+def body_segment(lines: list[Line], reasons: dict[int, str]) -> tuple[int, int]:
+    """Indices (first, last) of the maximum-sum run of line scores: the article body."""
+    best_sum, best = 0.0, (0, -1)
+    run_sum, run_start = 0.0, 0
+    for i, line in enumerate(lines):
+        if line.content and line.no not in reasons:
+            score = float(line.words)
+        else:
+            score = -(CHROME_BASE_COST + CHROME_WORD_COST * line.words)
+        if run_sum <= 0:
+            run_sum, run_start = 0.0, i
+        run_sum += score
+        if run_sum > best_sum:
+            best_sum, best = run_sum, (run_start, i)
+    return best
+
+
+def site_suffixes(lines: list[Line]) -> set[str]:
+    """' - Site Name' suffixes carried by two or more lines: the site's own name."""
+    seen: dict[str, int] = {}
+    for line in lines:
+        match = rules.SITE_SUFFIX.search(line.text)
+        if match:
+            site = match.group("site")
+            seen[site] = seen.get(site, 0) + 1
+        elif line.text.startswith(("- ", "| ", "– ")) and line.words <= 5:
+            site = line.text[2:].strip()
+            seen[site] = seen.get(site, 0) + 1
+    return {site for site, count in seen.items() if count >= 2}
+
+
+def strip_chrome(
+    text: str,
+    language: str | None = None,
+    title: str | None = None,
+    whole_page: bool = True,
+) -> StrippedPage:
+    """Split a page's text into body lines and removed lines, each removal with its reason.
+
+    ``language`` is detected from the text when not given. ``title``, when known
+    (from HTML metadata), is removed wherever it is printed in the text.
+    ``whole_page`` says the text is a whole-page dump whose body must be located;
+    text already extracted from HTML is only cleaned line by line.
+    """
+    raw_lines = split_lines(text)
+    if language is None:
+        longest = sorted((ln.strip() for ln in raw_lines), key=len, reverse=True)[:30]
+        language = lang.detect_language("\n".join(longest))
+    stop = lang.stopwords(language)
+    lines = [describe_line(no, raw, stop) for no, raw in enumerate(raw_lines, 1) if raw.strip()]
+    reasons: dict[int, str] = {}
+    for line in lines:
+        reason = rule_reason(line) or language_reason(line, language)
+        if reason:
+            reasons[line.no] = reason
+    suffixes = site_suffixes(lines)
+    for line in lines:
+        if line.no not in reasons and suffixes and not line.content:
+            if line.text.lstrip("-|– ").strip() in suffixes:
+                reasons[line.no] = rules.SITE_NAME
+            elif any(line.text.endswith(" " + s) for s in suffixes):
+                reasons[line.no] = rules.CAPTION
+
+    first, last = body_segment(lines, reasons) if whole_page else (0, len(lines) - 1)
+    inside = lines[first : last + 1]
+    _label_inner_runs(inside, reasons)
+    body = [line for line in inside if line.no not in reasons]
+    _label_repeats(lines, body, reasons)
+    body = [line for line in body if line.no not in reasons]
+
+    title_line = _find_title(lines, body, reasons, title)
+    if title_line is not None:
+        reasons[title_line.no] = rules.TITLE
+        title = title_line.text
+    if title:
+        key = normalise(title)
+        for line in lines:
+            if (line.no not in reasons and normalise(line.text) == key) or (
+                line.no in reasons and normalise(line.text) == key and line is not title_line
+            ):
+                reasons[line.no] = rules.DUPLICATE_TITLE
+    body = [line for line in body if line.no not in reasons]
+    for line in lines:
+        if line.no not in reasons and line not in body:
+            reasons[line.no] = _outside_reason(line)
+    removed = tuple(
+        RemovedLine(line.no, line.text, reasons[line.no]) for line in lines if line.no in reasons
+    )
+    return StrippedPage(tuple(body), removed, title, language)
+
+
+def _label_inner_runs(inside: list[Line], reasons: dict[int, str]) -> None:
+    """Label runs of non-paragraph lines inside the body: headings stay, teasers go."""
+    run: list[Line] = []
+    for line in [*inside, None]:
+        if line is not None and not (line.content and line.no not in reasons):
+            run.append(line)
+            continue
+        if run:
+            ruled = any(r.no in reasons for r in run)
+            bulleted = sum(bool(rules.BULLET.match(r.text)) for r in run)
+            headline_like = sum(r.title_case or r.upper for r in run)
+            teaser = ruled or (len(run) >= 3 and headline_like >= 2 and bulleted < len(run))
+            for r in run:
+                if r.no in reasons:
+                    continue
+                if teaser:
+                    reasons[r.no] = _shape_reason(r)
+                elif r.words > MAX_HEADING_WORDS and not r.sentence:
+                    reasons[r.no] = rules.CAPTION
+            run = []
+
+
+def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str]) -> None:
+    """Label paragraphs printed twice and standfirsts that the body repeats."""
+    seen: set[str] = set()
+    body_keys = [normalise(line.text) for line in body]
+    for line, key in zip(body, body_keys, strict=True):
+        if key in seen and line.words >= 3:
+            reasons[line.no] = rules.DUPLICATE
+        seen.add(key)
+    first_body = body[0].no if body else 0
+    for line in lines:
+        if line.words < MIN_REPEAT_WORDS or (line.no in reasons and line.no > first_body):
+            continue
+        key = normalise(line.text)
+        for other in body_keys:
+            if len(other) > len(key) and key in other:
+                reasons[line.no] = rules.DUPLICATE_PARAGRAPH
+                break
+
+
+def _find_title(
+    lines: list[Line], body: list[Line], reasons: dict[int, str], known: str | None
+) -> Line | None:
+    """The title line: the known title if printed, else the last headline before the body."""
+    if known:
+        key = normalise(known)
+        for line in lines:
+            if normalise(line.text) == key:
+                return line
+        return None
+    if not body:
+        return None
+    start = body[0].no
+    for line in reversed(lines):
+        if line.no >= start or line.no in reasons:
+            continue
+        if 3 <= line.words <= 30 and not line.content and not rules.BULLET.match(line.text):
+            return line
+    return None
+
+
+def _shape_reason(line: Line) -> str:
+    if line.words <= 3:
+        return rules.NAV
+    if rules.BULLET.match(line.text):
+        return rules.LIST
+    if line.title_case or line.upper:
+        return rules.RELATED
+    return rules.CAPTION
+
+
+def _outside_reason(line: Line) -> str:
+    if line.content:
+        return rules.OUTSIDE_BODY
+    if line.words <= 3:
+        return rules.NAV
+    if rules.BULLET.match(line.text):
+        return rules.LIST
+    if line.title_case or line.upper:
+        return rules.HEADLINE
+    return rules.BOILERPLATE

@@ -1,0 +1,101 @@
+"""Offline language and script identification, and per-language stopword lists.
+
+py3langid ships its model inside the package, so nothing is downloaded at run time;
+justext (a trafilatura dependency) ships the stopword lists.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+# ISO 639-1 codes mapped to justext's stoplist names, for the languages news is most
+# often written in; other languages fall back to shape signals only.
+STOPLIST_NAMES: dict[str, str] = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "gl": "Galician", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "ms": "Malay",
+    "nl": "Dutch", "no": "Norwegian_Bokmal", "pl": "Polish", "pt": "Portuguese",
+    "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian",
+    "sv": "Swedish", "sw": "Swahili", "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian",
+    "ur": "Urdu", "vi": "Vietnamese",
+}  # fmt: skip
+
+# The script most text in each language is written in, to judge short lines where
+# statistical identification is unreliable.
+LANGUAGE_SCRIPTS: dict[str, str] = {
+    "ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "ru": "CYRILLIC", "uk": "CYRILLIC",
+    "bg": "CYRILLIC", "be": "CYRILLIC", "mk": "CYRILLIC", "kk": "CYRILLIC", "el": "GREEK",
+    "he": "HEBREW", "hi": "DEVANAGARI", "mr": "DEVANAGARI", "ne": "DEVANAGARI", "zh": "CJK",
+    "ja": "CJK", "ko": "HANGUL", "th": "THAI", "ka": "GEORGIAN", "hy": "ARMENIAN",
+    "bn": "BENGALI", "ta": "TAMIL",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def identify(text: str) -> tuple[str, float]:
+    """Return (ISO 639-1 code, probability) for a piece of text."""
+    code, prob = _identifier().classify(text)
+    return str(code), float(prob)
+
+
+def detect_language(text: str) -> str | None:
+    """The language of a body of text, or None when there is too little text to tell."""
+    if sum(ch.isalpha() for ch in text) < 20:
+        return None
+    script = dominant_script(text)
+    code, _ = identify(text)
+    # Han characters alone do not tell Chinese from Japanese; kana do.
+    if script == "CJK" and any("\u3040" <= ch <= "\u30ff" for ch in text):
+        return "ja"
+    return code
+
+
+def script_of(ch: str) -> str | None:
+    """The script of one letter as a coarse name (LATIN, CYRILLIC, CJK, ...), else None."""
+    if not ch.isalpha():
+        return None
+    if ch.isascii():
+        return "LATIN"
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return None
+    if name.startswith(("CJK", "HIRAGANA", "KATAKANA")):
+        return "CJK"
+    return name.split(" ", 1)[0]
+
+
+def dominant_script(text: str) -> str | None:
+    """The script of most letters in the text, or None if it has no letters."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        script = script_of(ch)
+        if script:
+            counts[script] = counts.get(script, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def expected_script(language: str | None) -> str:
+    """The script an article in this language is mostly written in."""
+    return LANGUAGE_SCRIPTS.get(language or "", "LATIN")
+
+
+@lru_cache(maxsize=64)
+def stopwords(language: str | None) -> frozenset[str]:
+    """Lower-cased stopwords of a language (empty when the language has no list)."""
+    name = STOPLIST_NAMES.get(language or "")
+    if not name:
+        return frozenset()
+    import justext
+
+    return frozenset(word.lower() for word in justext.get_stoplist(name))

@@ -1,0 +1,87 @@
+"""Typed records that pass between the ingest stages.
+
+Every stage takes and returns these frozen dataclasses, never loose dicts, so a
+stage's contract is visible in its signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+#: Bumped whenever extraction or stripping changes what an input yields.
+EXTRACTOR_VERSION = "0.1.0"
+
+
+class InputError(Exception):
+    """A raw input that cannot be ingested; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class RawDoc:
+    """One decoded raw input: a text dump (or, later, one HTML page or WARC record)."""
+
+    path: str
+    sha256: str
+    size: int
+    format: str
+    encoding: str
+    text: str
+    record: str = ""  # distinguishes several documents inside one raw file
+    url: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def doc_key(self) -> str:
+        """Content-derived key: identical bytes give the same key wherever they live."""
+        return f"{self.sha256}:{self.record}"
+
+
+@dataclass(frozen=True)
+class RemovedLine:
+    """A line of the raw text that was judged chrome, with the rule that said so."""
+
+    line_no: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the metadata stage learned about an article; None where unknown."""
+
+    title: str | None = None
+    published: str | None = None
+    source: str | None = None
+    dateline: str | None = None
+    author: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article, ready to store."""
+
+    id: str
+    raw_path: str
+    raw_sha256: str
+    title: str | None
+    text: str
+    published: str | None
+    source: str | None
+    dateline: str | None
+    author: str | None
+    language: str | None
+    removed: tuple[RemovedLine, ...] = field(default_factory=tuple)
+    url: str | None = None
+    extractor_version: str = EXTRACTOR_VERSION
+
+    @property
+    def word_count(self) -> int:
+        """Number of whitespace-separated words in the body."""
+        return len(self.text.split())
+
+
+def article_id(doc_key: str) -> str:
+    """Stable article id derived from the raw content (and record within it)."""
+    return hashlib.sha256(doc_key.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,199 @@
+"""Chrome rules as data: patterns and word lists, each with the reason label it gives.
+
+The code that applies them lives in :mod:`archiver.chrome`. Every label here ends up
+in ``removed_lines.reason``, so a user can see why a line was stripped. Rules are
+general to news sites; none names a particular site or page.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Reason labels, in one place so that stats and docs can list them.
+TITLE = "title"
+DUPLICATE_TITLE = "duplicate-title"
+DUPLICATE_PARAGRAPH = "duplicate-paragraph"
+DUPLICATE = "duplicate"
+DATE = "date"
+BYLINE = "byline"
+HANDLE = "handle"
+CAPTION = "caption"
+CREDIT = "credit"
+COPYRIGHT = "copyright"
+RELATED = "related-link"
+READ_MORE = "read-more"
+LIST = "list"
+WIDGET = "widget"
+NAV = "nav"
+SITE_NAME = "site-name"
+OTHER_LANGUAGE = "other-language"
+NO_WORDS = "no-words"
+HEADLINE = "headline"
+OUTSIDE_BODY = "outside-body"
+BOILERPLATE = "boilerplate"
+
+REASONS: dict[str, str] = {
+    TITLE: "the article's title (stored in its own column)",
+    DUPLICATE_TITLE: "the title printed again",
+    DUPLICATE_PARAGRAPH: "a standfirst or paragraph that the body repeats",
+    DUPLICATE: "a paragraph printed twice",
+    DATE: "a date or timestamp line",
+    BYLINE: "a byline or author credit",
+    HANDLE: "a social-media handle",
+    CAPTION: "a photo caption",
+    CREDIT: "a photo or media credit",
+    COPYRIGHT: "a copyright notice",
+    RELATED: "a teaser link to another article",
+    READ_MORE: "a READ MORE / related-stories prompt",
+    LIST: "a list of other stories or videos",
+    WIDGET: "a subscribe, share, comment or login widget",
+    NAV: "navigation or menu words",
+    SITE_NAME: "the site's name or tagline",
+    OTHER_LANGUAGE: "a line in another language than the article",
+    NO_WORDS: "numbers or symbols only",
+    HEADLINE: "a headline outside the article body",
+    OUTSIDE_BODY: "text outside the article body",
+    BOILERPLATE: "page chrome outside the article body",
+}
+
+# Whole-line patterns, tried in order; the first match labels the line.
+LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (reason, re.compile(pattern, re.IGNORECASE))
+    for reason, pattern in (
+        (COPYRIGHT, r"^(©|\(c\)|copyright\b).*\b(all rights reserved|rights reserved)\b"),
+        (COPYRIGHT, r"^(copyright|all rights reserved)\b"),
+        (CREDIT, r"^\s*(©|\(c\)\s)"),
+        (
+            CREDIT,
+            r"^(photo|image|picture|pictured|video|graphic|illustration|file photo|"
+            r"photograph|main image|top image|credit|source)s?\s*(:|by\b|credit|courtesy)",
+        ),
+        (
+            CREDIT,
+            r"^(getty images|shutterstock|alamy|ap photo|reuters|afp|epa|xinhua)\b[^.]{0,60}$",
+        ),
+        (CREDIT, r"\b(getty images|shutterstock|ap photo|/ ?afp|/ ?reuters|via getty)\s*\)?$"),
+        (
+            READ_MORE,
+            r"^(read more|read also|also read|read next|read the full|see also|"
+            r"related( stories| articles| content| news| coverage)?|recommended( for you)?|"
+            r"more from|more on this|you (may|might) also like|must read|don'?t miss|"
+            r"further reading|trending now|most read|most popular|editor'?s picks)\b"
+            r"\s*([:»>|–—-]|$)",
+        ),
+        (READ_MORE, r"^(read|continue reading|click here|learn more|find out more)\b.{0,60}$"),
+        (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
+        (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
+        (
+            BYLINE,
+            r"^(by|written by|reporting by|report by|words by|text by|story by|posted by|"
+            r"von|par|por|di|door|av)\s+\S.{0,70}$",
+        ),
+        (
+            WIDGET,
+            r"^(to (participate|take part|join) in the discussion|log in or (register|sign up)|"
+            r"(sign|log) (in|up)\b|subscribe\b|share (this|on|via|article|story)|"
+            r"follow us\b|leave a (comment|reply)|(\d+\s+)?comments?(\s*\(\d+\))?$|"
+            r"post a comment|add a comment|view comments|show comments|"
+            r"we use cookies|accept (all )?cookies|this website uses cookies|"
+            r"your (message|comment) has been sent|newsletter|get our newsletter|"
+            r"sign up for|advertisement$|sponsored( content)?$|loading|loader$|"
+            r"enable javascript|javascript is disabled|skip to (main )?content|"
+            r"back to top|print( this)?( article| page)?$|e-?mail( this)?( article)?$)",
+        ),
+    )
+)
+
+# A line made only of these words (at most MAX_NAV_WORDS of them) is a menu or
+# widget item: site sections, sharing buttons and page furniture.
+NAV_WORDS: frozenset[str] = frozenset(
+    """
+    home news world business sport sports politics opinion opinions technology tech science
+    health entertainment culture lifestyle life travel food style arts art music film films
+    movies tv books video videos photo photos gallery galleries podcast podcasts live latest
+    newsfeed feed trending top stories story more menu search login logout register subscribe
+    subscription share tweet email print comments comment chats chat asia europe africa
+    americas america middle east us uk usa australia india china russia local national
+    international economy markets market money finance weather environment climate education
+    analysis features feature blogs blog columns column columnists editorial letters
+    obituaries contact about advertise careers jobs privacy terms cookies policy sitemap rss
+    archive archives all en fr de es ru ar zh ja back next previous prev close open watch
+    listen follow facebook twitter instagram youtube linkedin whatsapp telegram pinterest
+    reddit vk copy link links related tags tag topics topic section sections categories
+    category region regions society military defence defense crime law justice security
+    auto autos cars real estate property travel games puzzles crossword horoscope multimedia
+    interactive special reports report press releases release english edition editions
+    """.split()
+)
+MAX_NAV_WORDS = 4
+
+# Date shapes that give a full day (a year is required: "February 25" alone is no date).
+MONTHS: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b" + _YEAR + r"-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)",
+        r"\b" + _MONTH + r"\s+" + _DAY + r",?\s+" + _YEAR + r"\b",
+        r"\b" + _DAY + r"(?:\s+of)?\s+" + _MONTH + r",?\s+" + _YEAR + r"\b",
+        r"\b(?P<day>[0-3]?\d)[./](?P<mnum>[01]?\d)[./]" + _YEAR + r"\b",
+    )
+)
+# Any date-ish token, with or without a year, used to spot date-only lines.
+DATE_TOKEN = re.compile(
+    r"\b(\d{1,4}[-/.:]\d{1,2}([-/.:]\d{1,4})?|" + "|".join(MONTHS) + r"|"
+    r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"am|pm|gmt|utc|bst|est|edt|cet|msk|jst|updated?|published|posted|last|modified|date|"
+    r"ago|hours?|minutes?|mins?|days?|today|yesterday|at|on|\d+(st|nd|rd|th)?)\b\.?,?",
+    re.IGNORECASE,
+)
+
+# Datelines that open a news story. Each names its groups: place, and source where the
+# wire service or publisher is given.
+DATELINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        # PLACE (Source / Other - date) text  |  PLACE (Source) - text
+        r"^(?P<place>[A-Z][A-Za-z.'’ -]{1,40}?)(?:,\s*[A-Z][A-Za-z. ]{1,30})?\s*"
+        r"\((?P<source>[^()/\-–—]{2,40}?)\s*(?:[/,][^()]*|[-–—][^()]*)?\)\s*[-–—:]*\s*\S",
+        # PLACE, Month day. /SOURCE/. text
+        r"^(?P<place>[A-Z][A-Za-z.'’ -]{1,40}?),\s*[A-Z][a-z]+\.?\s+\d{1,2}\.?\s*"
+        r"/(?P<source>[A-Za-z][\w .&-]{1,30})/\.?\s*\S",
+        # PLACE, Month day (SOURCE) text
+        r"^(?P<place>[A-Z][A-Z.'’ -]{1,40}?),\s*[A-Z][a-z]+\.?\s+\d{1,2}\s*"
+        r"\((?P<source>[^()]{2,30})\)",
+        # PLACE -- text  |  PLACE — text  (place in capitals, or a capitalised word before --)
+        r"^(?P<place>[A-Z][A-Z.'’ -]{1,40}[A-Z])\s*(?:,\s*[A-Z][A-Za-z]+\.?\s*\d{1,2}\s*)?(?:--|—|–|-|:)\s*\S",
+        r"^(?P<place>[A-Z][a-z]+(?: [A-Z][a-z]+)?)--\S",
+    )
+)
+
+# A wire-service credit at the very end of the body: "... last November. Jiji Press"
+TRAILING_CREDIT = re.compile(
+    r"[.!?\"”’]\s+\(?(?P<source>(?:[A-Z][\w&.-]*)(?: [A-Z][\w&.-]*){0,3})\)?\s*$"
+)
+
+# A "Title - Site Name" or "Title | Site Name" suffix; a suffix several lines share is
+# the site's name, and lines carrying it are captions or teasers, not body.
+SITE_SUFFIX = re.compile(r"\s[-|–—]\s(?P<site>[A-Z][\w&.'’ ]{1,40})$")
+
+# Bullet markers that open list items.
+BULLET = re.compile(r"^[-•*·▪►»–—]\s+")
+
+SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+INNER_SENTENCE_END = re.compile(r"[a-z0-9\"'”’)\]][.!?][\"'”’»]?\s+[\"'“‘«]?[A-Z]")
+WORD = re.compile(r"\w+(?:[’'-]\w+)*")

@@ -1,0 +1,221 @@
+"""Read and decode raw inputs: find the files, read their bytes safely, decode the text.
+
+Raw inputs are never modified; everything here only reads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import io
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .models import InputError, RawDoc
+
+#: Inputs larger than this (after gunzip) are refused rather than read into memory.
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+# Magic numbers of common binary formats, so the error names what the file is.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"%PDF-", "PDF document"),
+    (b"\x7fELF", "ELF executable"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"BZh", "bzip2 archive"),
+    (b"\xfd7zXZ\x00", "xz archive"),
+    (b"SQLite format 3\x00", "SQLite database"),
+)
+
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# Share of invalid bytes up to which a mostly-UTF-8 file is decoded with replacement
+# characters (a stray byte in a long page) instead of guessing a legacy encoding.
+MAX_INVALID_UTF8_SHARE = 0.001
+
+# Legacy encodings in order of how common they are on the web, to break near-ties.
+LEGACY_PREFERENCE: tuple[str, ...] = (
+    "cp1252", "cp1251", "shift_jis", "cp932", "gb18030", "gbk", "big5", "euc_kr", "euc_jp",
+    "cp1250", "iso8859_2", "koi8_r", "cp1256", "cp1253", "cp1254", "cp1255", "cp874", "latin_1",
+)  # fmt: skip
+LEGACY_CHAOS_MARGIN = 0.1
+
+# Share of control characters above which decoded "text" is really binary.
+MAX_CONTROL_SHARE = 0.01
+
+
+def iter_raw_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Yield every file under the given files and folders, recursively, in a stable order.
+
+    Paths that do not exist are yielded too, so that the reader reports them.
+    Symbolic links to folders are not followed (a link loop cannot trap the walk),
+    and hidden files and folders are skipped.
+    """
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield Path(root) / name
+        else:
+            yield path
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a file's bytes as stored, refusing files over max_bytes."""
+    try:
+        if path.is_dir():
+            raise InputError("is a folder")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"file too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except PermissionError:
+        raise InputError("permission denied") from None
+    except IsADirectoryError:
+        raise InputError("is a folder") from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise InputError(f"file too large (over {_mb(max_bytes)})")
+    return data
+
+
+def inflate(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes themselves, or their gunzipped content when they are gzip data."""
+    return gunzip_capped(data, max_bytes) if data[:2] == b"\x1f\x8b" else data
+
+
+def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
+    """Inflate gzip data, refusing output over max_bytes (a gzip bomb) and truncated streams."""
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(1024 * 1024):
+                out.write(chunk)
+                if out.tell() > max_bytes:
+                    raise InputError(f"gzip inflates past the {_mb(max_bytes)} limit")
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"damaged gzip data: {exc}") from None
+    return out.getvalue()
+
+
+def decode_bytes(data: bytes) -> tuple[str, str, tuple[str, ...]]:
+    """Decode raw bytes to text; return (text, encoding, warnings) or raise InputError.
+
+    Order: byte-order mark, then strict UTF-8, then UTF-8 with a few stray bytes,
+    then a detected legacy encoding (cp1251, latin-1, Shift-JIS, ...).
+    """
+    if not data.strip():
+        raise InputError("empty file")
+    for signature, kind in BINARY_SIGNATURES:
+        if data.startswith(signature):
+            raise InputError(f"binary file ({kind}), not text")
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"invalid {encoding} after its byte-order mark: {exc.reason}"
+                ) from None
+            return _checked_text(text), encoding, ()
+    if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 100:
+        raise InputError("binary file (NUL bytes), not text")
+    try:
+        return _checked_text(data.decode("utf-8")), "utf-8", ()
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    if invalid <= max(1, len(data) * MAX_INVALID_UTF8_SHARE) and _valid_non_ascii(text) >= invalid:
+        note = f"invalid UTF-8: {invalid} byte(s) replaced with U+FFFD"
+        return _checked_text(text), "utf-8", (note,)
+    return _decode_legacy(data)
+
+
+def read_raw(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
+    """Read and decode one raw file into a RawDoc, or raise InputError with the reason."""
+    return decode_raw(str(path), read_bytes(path, max_bytes), max_bytes)
+
+
+def decode_raw(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
+    """Decode the stored bytes of one raw input into a RawDoc, or raise InputError."""
+    text, encoding, warnings = decode_bytes(inflate(data, max_bytes))
+    return RawDoc(
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        format=detect_format(text),
+        encoding=encoding,
+        text=text,
+        warnings=warnings,
+    )
+
+
+def detect_format(text: str) -> str:
+    """Name the input format from its content, not its file name: 'html' or 'text'."""
+    head = text[:2048].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith(("<!doctype html", "<html", "<?xml")) or "<html" in head[:512]:
+        return "html"
+    if head.startswith("<") and any(tag in head for tag in ("<head", "<body", "<div", "<meta")):
+        return "html"
+    return "text"
+
+
+def _decode_legacy(data: bytes) -> tuple[str, str, tuple[str, ...]]:
+    # charset_normalizer comes with trafilatura; it ranks candidate code pages by
+    # how plausible the decoded text is, which beats a fixed fallback list.
+    from charset_normalizer import from_bytes
+
+    matches = [m for m in from_bytes(data) if m.encoding]
+    if not matches:
+        raise InputError("not text in any known encoding")
+    least_chaos = min(m.chaos for m in matches)
+    plausible = [m for m in matches if m.chaos <= least_chaos + LEGACY_CHAOS_MARGIN]
+    # Among equally plausible code pages, the one most used on the web wins: a French
+    # page is far more likely cp1252 than a Baltic code page that decodes it too.
+    plausible.sort(
+        key=lambda m: (
+            LEGACY_PREFERENCE.index(m.encoding)
+            if m.encoding in LEGACY_PREFERENCE
+            else len(LEGACY_PREFERENCE)
+        )
+    )
+    best = plausible[0]
+    return _checked_text(str(best)), best.encoding, ()
+
+
+def _valid_non_ascii(text: str) -> int:
+    # A legacy-encoded file decodes to no valid multibyte characters at all, while a
+    # UTF-8 file with one stray byte still has its accents and quotes intact.
+    return sum(1 for ch in text if ord(ch) >= 0x80 and ch != "\ufffd")
+
+
+def _checked_text(text: str) -> str:
+    sample = text[:65536]
+    if sample:
+        controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+        if controls / len(sample) > MAX_CONTROL_SHARE:
+            raise InputError("binary file (control characters), not text")
+    return text.replace("\x00", "")
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"

@@ -1,0 +1,274 @@
+"""The SQLite archive (via sqlite-utils) and the clean/ folder of plain-text articles.
+
+Tables:
+
+- ``articles``: one row per article, full-text searchable on title and text;
+- ``removed_lines``: every stripped line with the reason, so stripping is explainable;
+- ``raw_files``: one row per raw input with its status (ok, unchanged, failed) and error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .models import Article
+
+ARTICLE_COLUMNS: dict[str, type] = {
+    "id": str,
+    "raw_path": str,
+    "raw_sha256": str,
+    "url": str,
+    "title": str,
+    "text": str,
+    "published": str,
+    "source": str,
+    "dateline": str,
+    "author": str,
+    "language": str,
+    "word_count": int,
+    "duplicate_of": str,
+    "clean_path": str,
+    "ingested_at": str,
+    "extractor_version": str,
+}
+RAW_FILE_COLUMNS: dict[str, type] = {
+    "path": str,
+    "sha256": str,
+    "size": int,
+    "format": str,
+    "encoding": str,
+    "status": str,
+    "error": str,
+    "articles": int,
+    "extractor_version": str,
+    "ingested_at": str,
+}
+REMOVED_COLUMNS: dict[str, type] = {"article_id": str, "line_no": int, "text": str, "reason": str}
+
+# Long enough to wait out another ingest's batch commit instead of failing.
+BUSY_TIMEOUT_MS = 30_000
+MAX_SLUG_CHARS = 60
+
+
+@dataclass(frozen=True)
+class RawFileRecord:
+    """The outcome of one raw input, as stored in ``raw_files``."""
+
+    path: str
+    sha256: str | None
+    size: int | None
+    format: str | None
+    encoding: str | None
+    status: str
+    error: str | None
+    articles: int
+    extractor_version: str
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open (creating if needed) the archive database, with the schema in place."""
+    db = sqlite_utils.Database(Path(path))
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.enable_wal()
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create the tables, indexes, full-text search and triggers that are missing."""
+    articles = db.table("articles")
+    if not articles.exists():
+        articles.create(ARTICLE_COLUMNS, pk="id", not_null={"text"})
+        articles.create_index(["raw_path"])
+        articles.create_index(["published"])
+        articles.create_index(["duplicate_of"])
+    removed = db.table("removed_lines")
+    if not removed.exists():
+        removed.create(
+            REMOVED_COLUMNS,
+            pk=("article_id", "line_no"),
+            foreign_keys=[("article_id", "articles", "id")],
+        )
+        removed.create_index(["reason"])
+    raw_files = db.table("raw_files")
+    if not raw_files.exists():
+        raw_files.create(RAW_FILE_COLUMNS, pk="path")
+        raw_files.create_index(["status"])
+    if not db.table("articles_fts").exists():
+        articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+
+
+def stored_sha256(db: sqlite_utils.Database, path: str) -> tuple[str | None, str | None]:
+    """(sha256, extractor_version) of a raw file's last successful ingest, or (None, None)."""
+    row = db.execute(
+        "select sha256, extractor_version from raw_files where path = ? and status = 'ok'", [path]
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def clean_file_name(article: Article) -> str:
+    """A readable, stable, collision-free file name: date, title slug and id."""
+    slug = slugify(article.title or "") or "untitled"
+    return f"{article.published or 'undated'}_{slug}_{article.id[:12]}.txt"
+
+
+def slugify(text: str) -> str:
+    """ASCII words joined by hyphens, cut at a word boundary."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > MAX_SLUG_CHARS:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return slug
+
+
+def clean_file_text(article: Article) -> str:
+    """The clean file's content: the title on the first line, a blank line, the body."""
+    return f"{article.title or ''}\n\n{article.text}\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file by rename, so a reader or a crash never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def article_row(article: Article, clean_path: str | None, ingested_at: str) -> dict[str, Any]:
+    """The ``articles`` row of an article."""
+    return {
+        "id": article.id,
+        "raw_path": article.raw_path,
+        "raw_sha256": article.raw_sha256,
+        "url": article.url,
+        "title": article.title,
+        "text": article.text,
+        "published": article.published,
+        "source": article.source,
+        "dateline": article.dateline,
+        "author": article.author,
+        "language": article.language,
+        "word_count": article.word_count,
+        "duplicate_of": None,
+        "clean_path": clean_path,
+        "ingested_at": ingested_at,
+        "extractor_version": article.extractor_version,
+    }
+
+
+def save_articles(
+    db: sqlite_utils.Database,
+    record: RawFileRecord,
+    articles: Iterable[Article],
+    clean_dir: Path | None,
+) -> None:
+    """Store one raw file's outcome: replace its earlier articles, write clean files.
+
+    Runs in one transaction, so a raw file is either wholly stored or not at all.
+    """
+    stamp = now()
+    articles = list(articles)
+    with db.atomic():
+        old = [
+            row[0]
+            for row in db.execute("select id from articles where raw_path = ?", [record.path])
+        ]
+        keep = {a.id for a in articles}
+        stale = [article_id for article_id in old if article_id not in keep]
+        for article_id in stale:
+            delete_article(db, article_id, clean_dir)
+        for article in articles:
+            clean_path = None
+            if clean_dir is not None:
+                clean_path = clean_file_name(article)
+                write_atomic(clean_dir / clean_path, clean_file_text(article))
+            previous = db.execute(
+                "select clean_path from articles where id = ?", [article.id]
+            ).fetchone()
+            if previous and previous[0] and previous[0] != clean_path and clean_dir is not None:
+                (clean_dir / previous[0]).unlink(missing_ok=True)
+            db.execute("delete from removed_lines where article_id = ?", [article.id])
+            db.table("articles").upsert(article_row(article, clean_path, stamp), pk="id")
+            db.table("removed_lines").insert_all(
+                (
+                    {
+                        "article_id": article.id,
+                        "line_no": r.line_no,
+                        "text": r.text,
+                        "reason": r.reason,
+                    }
+                    for r in article.removed
+                ),
+                pk=("article_id", "line_no"),
+                replace=True,
+            )
+        save_raw_file(db, record, stamp)
+
+
+def save_raw_file(
+    db: sqlite_utils.Database, record: RawFileRecord, stamp: str | None = None
+) -> None:
+    """Insert or replace the ``raw_files`` row of one raw input.
+
+    A failed re-read of a file that was stored before does not touch its articles.
+    """
+    db.table("raw_files").upsert(
+        {
+            "path": record.path,
+            "sha256": record.sha256,
+            "size": record.size,
+            "format": record.format,
+            "encoding": record.encoding,
+            "status": record.status,
+            "error": record.error,
+            "articles": record.articles,
+            "extractor_version": record.extractor_version,
+            "ingested_at": stamp or now(),
+        },
+        pk="path",
+    )
+
+
+def delete_article(db: sqlite_utils.Database, article_id: str, clean_dir: Path | None) -> None:
+    """Delete an article, its removed lines and its clean file."""
+    row = db.execute("select clean_path from articles where id = ?", [article_id]).fetchone()
+    db.execute("delete from removed_lines where article_id = ?", [article_id])
+    db.execute("delete from articles where id = ?", [article_id])
+    if row and row[0] and clean_dir is not None:
+        (clean_dir / row[0]).unlink(missing_ok=True)
+
+
+def archive_stats(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]]:
+    """Counts of articles by source and language, of removed lines by reason, of files by status."""
+    queries = {
+        "articles by source": "select coalesce(source, '(unknown)'), count(*) from articles group by 1 order by 2 desc, 1",
+        "articles by language": "select coalesce(language, '(unknown)'), count(*) from articles group by 1 order by 2 desc, 1",
+        "removed lines by reason": "select reason, count(*) from removed_lines group by 1 order by 2 desc, 1",
+        "raw files by status": "select status, count(*) from raw_files group by 1 order by 2 desc, 1",
+    }
+    return {
+        name: [(str(r[0]), int(r[1])) for r in db.execute(sql)] for name, sql in queries.items()
+    }

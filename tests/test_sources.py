@@ -1,0 +1,119 @@
+"""Reading and decoding raw inputs: encodings, binary files, size caps, folders."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from archiver.models import InputError
+from archiver.sources import decode_bytes, iter_raw_files, read_raw
+
+RUSSIAN = "Министр иностранных дел России встретился с японским коллегой в Москве."
+FRENCH = "Le ministre des Affaires étrangères a rencontré son homologue à Paris, déjà."
+
+
+def test_utf8_is_decoded_as_is() -> None:
+    text, encoding, warnings = decode_bytes(FRENCH.encode("utf-8"))
+    assert (text, encoding, warnings) == (FRENCH, "utf-8", ())
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (codecs.BOM_UTF8 + FRENCH.encode("utf-8"), FRENCH),
+        (codecs.BOM_UTF16_LE + RUSSIAN.encode("utf-16-le"), RUSSIAN),
+        (codecs.BOM_UTF16_BE + RUSSIAN.encode("utf-16-be"), RUSSIAN),
+        (((RUSSIAN + "\n") * 20).encode("cp1251"), (RUSSIAN + "\n") * 20),
+        (((FRENCH + "\n") * 20).encode("latin-1"), (FRENCH + "\n") * 20),
+    ],
+    ids=["utf-8-bom", "utf-16-le-bom", "utf-16-be-bom", "cp1251", "latin-1"],
+)
+def test_other_encodings_are_decoded_without_mojibake(data: bytes, expected: str) -> None:
+    text, _, _ = decode_bytes(data)
+    assert text == expected
+
+
+def test_a_stray_invalid_byte_in_utf8_is_replaced_with_a_warning() -> None:
+    data = (FRENCH * 40).encode("utf-8") + b"\xff" + FRENCH.encode("utf-8")
+    text, encoding, warnings = decode_bytes(data)
+    assert encoding == "utf-8"
+    assert "\ufffd" in text and "étrangères" in text
+    assert warnings and "invalid UTF-8" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (b"  \n\n\t ", "empty file"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "PNG"),
+        (b"%PDF-1.7\n" + bytes(range(256)) * 4, "PDF"),
+        (b"\x7fELF\x02\x01\x01" + bytes(200), "ELF"),
+        (bytes(range(256)) * 40, "binary|not text"),
+    ],
+    ids=["empty", "blank", "png", "pdf", "elf", "random-bytes"],
+)
+def test_non_text_is_refused_with_a_clear_reason(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        decode_bytes(data)
+
+
+def test_gzip_is_inflated(tmp_path: Path) -> None:
+    path = tmp_path / "page.txt.gz"
+    path.write_bytes(gzip.compress(FRENCH.encode("utf-8")))
+    assert read_raw(path).text == FRENCH
+
+
+def test_gzip_bomb_is_capped(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(b"a" * (5 * 1024 * 1024)))
+    with pytest.raises(InputError, match="gzip inflates past"):
+        read_raw(path, max_bytes=1024 * 1024)
+
+
+def test_truncated_gzip_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cut.gz"
+    path.write_bytes(gzip.compress(FRENCH.encode("utf-8") * 100)[:-30])
+    with pytest.raises(InputError, match="damaged gzip"):
+        read_raw(path)
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    with pytest.raises(InputError, match="too large"):
+        read_raw(path)
+
+
+def test_missing_and_dangling_paths_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_raw(tmp_path / "missing.txt")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="no such file"):
+        read_raw(tmp_path / "dangling")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secret.txt"
+    path.write_text(FRENCH)
+    path.chmod(0)
+    with pytest.raises(InputError, match="permission denied"):
+        read_raw(path)
+
+
+def test_folders_are_walked_recursively_in_order_without_following_link_loops(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "b" / "deep").mkdir(parents=True)
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "b" / "deep" / "c.txt").write_text("x")
+    (tmp_path / ".hidden").write_text("x")
+    (tmp_path / "b" / "loop").symlink_to(tmp_path)
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_raw_files([tmp_path])]
+    assert found == ["a.txt", "b/deep/c.txt"]

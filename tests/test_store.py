@@ -1,0 +1,128 @@
+"""The archive: schema, idempotent re-ingest, replaced files, failures that lose nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+import archiver
+from archiver.pipeline import ingest
+
+from .conftest import SEED_NAMES, seed_gold
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_seeds_are_stored_with_metadata_and_clean_files(seeds_dir: Path, tmp_path: Path) -> None:
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.unchanged, summary.failed) == (5, 0, 0)
+    rows = _rows(
+        db,
+        "select raw_path, title, published, source, dateline, clean_path, word_count from articles",
+    )
+    assert len(rows) == 5
+    by_name = {Path(r[0]).stem: r for r in rows}
+    for name in SEED_NAMES:
+        gold = seed_gold(name)
+        _, title, published, source, dateline, clean_path, words = by_name[name]
+        assert (title, published, source, dateline) == (
+            gold["title"], gold["published"], gold["source"], gold["dateline"],
+        )  # fmt: skip
+        content = (clean / clean_path).read_text(encoding="utf-8")
+        assert content.splitlines()[0] == gold["title"]
+        assert words > 50
+    assert len(list(clean.glob("*.txt"))) == 5
+
+
+def test_removed_lines_record_what_was_stripped_and_why(seeds_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "archive.db"
+    ingest([seeds_dir], db=db, clean_dir=tmp_path / "clean")
+    reasons = dict(_rows(db, "select reason, count(*) from removed_lines group by reason"))
+    assert reasons["title"] == 5
+    assert {"credit", "caption", "widget", "other-language", "list"} <= set(reasons)
+
+
+def test_full_text_search_finds_articles(seeds_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "archive.db"
+    ingest([seeds_dir], db=db, clean_dir=None)
+    hits = {
+        Path(h["raw_path"]).stem for h in sqlite_utils.Database(db)["articles"].search("Habomai")
+    }
+    expected = {name for name in SEED_NAMES if "habomai" in seed_gold(name)["body"].lower()}
+    assert hits == expected and len(expected) >= 2
+    assert (
+        _rows(db, "select count(*) from articles_fts where articles_fts match 'Shikotan'")[0][0]
+        >= 1
+    )
+
+
+def test_ingesting_again_changes_nothing(seeds_dir: Path, tmp_path: Path) -> None:
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    before = (
+        _rows(db, "select * from articles order by id"),
+        _rows(db, "select * from removed_lines order by 1, 2"),
+    )
+    files_before = sorted(p.name for p in clean.iterdir())
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.unchanged, summary.failed) == (0, 5, 0)
+    after = (
+        _rows(db, "select * from articles order by id"),
+        _rows(db, "select * from removed_lines order by 1, 2"),
+    )
+    assert after == before
+    assert sorted(p.name for p in clean.iterdir()) == files_before
+
+
+def test_a_changed_file_replaces_its_article(seeds_dir: Path, tmp_path: Path) -> None:
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    target = sorted(seeds_dir.glob("*.txt"))[2]
+    old_id, old_clean = _rows(
+        db, f"select id, clean_path from articles where raw_path = '{target}'"
+    )[0]
+    extra = (
+        "The ministers agreed to meet again in the spring to continue the discussion of the treaty."
+    )
+    target.write_text(
+        target.read_text(encoding="utf-8").replace("Jiji Press", f"Jiji Press\n{extra}"),
+        encoding="utf-8",
+    )
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.unchanged) == (1, 4)
+    rows = _rows(db, f"select id, text, clean_path from articles where raw_path = '{target}'")
+    assert len(rows) == 1
+    new_id, text, new_clean = rows[0]
+    assert new_id != old_id and extra in text
+    assert _rows(db, f"select count(*) from removed_lines where article_id = '{old_id}'") == [(0,)]
+    assert not (clean / old_clean).exists() and (clean / new_clean).exists()
+    assert _rows(db, "select count(*) from articles") == [(5,)]
+
+
+def test_a_file_that_turns_bad_keeps_its_stored_article(seeds_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "archive.db"
+    ingest([seeds_dir], db=db, clean_dir=None)
+    target = sorted(seeds_dir.glob("*.txt"))[0]
+    target.write_bytes(b"")
+    summary = ingest([seeds_dir], db=db, clean_dir=None)
+    assert summary.failed == 1
+    assert _rows(db, "select count(*) from articles") == [(5,)]
+    assert _rows(db, f"select status, error from raw_files where path = '{target}'") == [
+        ("failed", "empty file")
+    ]
+
+
+def test_public_clean_api_takes_text_or_bytes() -> None:
+    raw = (
+        Path(__file__).parent / "fixtures" / "seeds" / "raw" / f"{SEED_NAMES[4]}.txt"
+    ).read_bytes()
+    from_bytes, from_text = archiver.clean(raw), archiver.clean(raw.decode("utf-8"))
+    assert from_bytes.text == from_text.text
+    assert from_bytes.title == seed_gold(SEED_NAMES[4])["title"]
+    assert from_bytes.removed and all(r.reason for r in from_bytes.removed)
