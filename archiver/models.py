@@ -74,6 +74,8 @@ class Article:
     language: str | None
     removed: tuple[RemovedLine, ...] = field(default_factory=tuple)
     url: str | None = None
+    site: str | None = None
+    extractor: str = "text-dump"
     extractor_version: str = EXTRACTOR_VERSION
 
     @property

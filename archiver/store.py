@@ -28,6 +28,8 @@ ARTICLE_COLUMNS: dict[str, type] = {
     "raw_path": str,
     "raw_sha256": str,
     "url": str,
+    "site": str,
+    "extractor": str,
     "title": str,
     "text": str,
     "published": str,
@@ -37,6 +39,7 @@ ARTICLE_COLUMNS: dict[str, type] = {
     "language": str,
     "word_count": int,
     "duplicate_of": str,
+    "similarity": float,
     "clean_path": str,
     "ingested_at": str,
     "extractor_version": str,
@@ -111,6 +114,27 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         raw_files.create_index(["status"])
     if not db.table("articles_fts").exists():
         articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    if "stories" not in db.view_names():
+        db.create_view("stories", STORIES_VIEW)
+
+
+# One row per canonical article: how many copies the archive holds and who carried it.
+STORIES_VIEW = """
+select
+  story.id,
+  story.title,
+  story.published,
+  story.source,
+  story.site,
+  1 + (select count(*) from articles copy where copy.duplicate_of = story.id) as copies,
+  (select group_concat(name, ', ') from (
+     select distinct coalesce(member.source, member.site, '(unknown)') as name
+     from articles member
+     where member.id = story.id or member.duplicate_of = story.id
+     order by name)) as sources
+from articles story
+where story.duplicate_of is null
+"""
 
 
 def stored_sha256(db: sqlite_utils.Database, path: str) -> tuple[str | None, str | None]:
@@ -164,6 +188,8 @@ def article_row(article: Article, clean_path: str | None, ingested_at: str) -> d
         "raw_path": article.raw_path,
         "raw_sha256": article.raw_sha256,
         "url": article.url,
+        "site": article.site,
+        "extractor": article.extractor,
         "title": article.title,
         "text": article.text,
         "published": article.published,
@@ -173,6 +199,7 @@ def article_row(article: Article, clean_path: str | None, ingested_at: str) -> d
         "language": article.language,
         "word_count": article.word_count,
         "duplicate_of": None,
+        "similarity": None,
         "clean_path": clean_path,
         "ingested_at": ingested_at,
         "extractor_version": article.extractor_version,
