@@ -6,7 +6,7 @@ DB ?= archive.db
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: install ingest serve test lint format bench-dumps clean-output
+.PHONY: install ingest serve screenshots test lint format bench-dumps clean-output
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ ingest: install  ## ingest raw/ into archive.db and clean/
 	$(BIN)/archiver ingest raw/ --db $(DB) --clean-dir clean
 
 serve: ingest  ## browse the archive in Datasette, read-only, on 127.0.0.1
-	$(BIN)/datasette serve -i $(DB) --metadata datasette.yml --host $(HOST) --port $(PORT)
+	$(BIN)/datasette serve -i $(DB) --metadata datasette.yml \
+		--template-dir templates --plugins-dir plugins --host $(HOST) --port $(PORT)
+
+screenshots: install  ## browse the seeds in headless Chromium; writes docs/screenshots/*.png
+	rm -f docs/screenshots/*.png
+	ARCHIVER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -rs \
+		tests/test_browser.py -k test_search_read_an_article
+	@test -f docs/screenshots/article.png || { echo "no screenshots: see the skip reason above"; exit 1; }
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest

@@ -65,8 +65,12 @@ MAX_HEADING_WORDS = 14
 # Lines shorter than this many letters are judged by script, not by language model.
 MIN_LANGID_LETTERS = 25
 OTHER_LANGUAGE_PROB = 0.9
-# A standfirst must be this long before its repetition in the body counts.
+# A standfirst must be this long before its repetition in the body counts, and is
+# looked for among the lines before the body and its first few paragraphs.
 MIN_REPEAT_WORDS = 6
+LEAD_PARAGRAPHS = 2
+# A line printed twice is removed once only when it is paragraph-sized.
+MIN_PARAGRAPH_REPEAT_WORDS = 10
 
 _SPACE = re.compile(r"\s+")
 _NORM = re.compile(r"[\W_]+")
@@ -86,7 +90,7 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     """Compute the shape features of one line."""
     text = _SPACE.sub(" ", raw.replace("\u00a0", " ")).strip()
     tokens = rules.WORD.findall(text)
-    words = len(tokens)
+    words = max(len(tokens), lang.count_words(text))
     stop_share = sum(1 for t in tokens if t.lower() in stop) / words if words else 0.0
     alpha = [t for t in tokens if t[0].isalpha()]
     capitalised = sum(1 for t in alpha if t[0].isupper())
@@ -101,14 +105,19 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     return Line(no, text, words, stop_share, title_case, upper, sentence, content)
 
 
-def rule_reason(line: Line) -> str | None:
-    """The reason label a rule gives this line, or None when no rule applies."""
+def rule_reason(line: Line, whole_page: bool = True) -> str | None:
+    """The reason label a rule gives this line, or None when no rule applies.
+
+    In text extracted from HTML a bulleted line is a list item of the article, so
+    the story-list rule only applies to whole-page dumps.
+    """
     text = line.text
     if not any(ch.isalpha() for ch in text):
         return rules.NO_WORDS
     strong = not line.content or line.words < 15
+    unbulleted = rules.BULLET.sub("", text)
     for reason, pattern in rules.LINE_PATTERNS:
-        if pattern.search(text) and (strong or reason in (rules.COPYRIGHT, rules.CREDIT)):
+        if pattern.search(unbulleted) and (strong or reason in (rules.COPYRIGHT, rules.CREDIT)):
             return reason
     if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
         tokens = [t.lower() for t in rules.WORD.findall(text)]
@@ -116,9 +125,25 @@ def rule_reason(line: Line) -> str | None:
             return rules.NAV
     if not line.content and _is_date_line(text):
         return rules.DATE
-    if rules.BULLET.match(text) and (line.upper or line.title_case) and not line.content:
+    if whole_page and _is_tag_list(text):
+        return rules.TAGS
+    if (
+        whole_page
+        and rules.BULLET.match(text)
+        and (line.upper or line.title_case)
+        and not line.content
+    ):
         return rules.LIST
     return None
+
+
+def _is_tag_list(text: str) -> bool:
+    if not rules.TAG_LIST.match(text):
+        return False
+    fragments = [f.strip() for f in re.split(r"[,;|]", text) if f.strip()]
+    return len(fragments) >= rules.MIN_TAG_FRAGMENTS and all(
+        len(f.split()) <= rules.MAX_TAG_FRAGMENT_WORDS for f in fragments
+    )
 
 
 def _is_date_line(text: str) -> bool:
@@ -155,6 +180,26 @@ def language_reason(line: Line, language: str | None) -> str | None:
         if not own or sum(t in own for t in tokens) <= len(tokens) // 5:
             return rules.OTHER_LANGUAGE
     return None
+
+
+def _label_other_language(lines: list[Line], reasons: dict[int, str], language: str | None) -> None:
+    """Label lines in another language, except inside the article's own paragraphs.
+
+    A foreign line between two paragraphs of the article is a quotation (a verse,
+    a slogan); a foreign header or footer is chrome.
+    """
+    foreign = {
+        line.no for line in lines if line.no not in reasons and language_reason(line, language)
+    }
+    native = [
+        line.no
+        for line in lines
+        if line.content and line.no not in reasons and line.no not in foreign
+    ]
+    first, last = (native[0], native[-1]) if native else (0, 0)
+    for no in foreign:
+        if not first < no < last:
+            reasons[no] = rules.OTHER_LANGUAGE
 
 
 def body_segment(lines: list[Line], reasons: dict[int, str]) -> tuple[int, int]:
@@ -209,20 +254,28 @@ def strip_chrome(
     lines = [describe_line(no, raw, stop) for no, raw in enumerate(raw_lines, 1) if raw.strip()]
     reasons: dict[int, str] = {}
     for line in lines:
-        reason = rule_reason(line) or language_reason(line, language)
+        reason = rule_reason(line, whole_page)
         if reason:
             reasons[line.no] = reason
-    suffixes = site_suffixes(lines)
+    _label_other_language(lines, reasons, language)
+    suffixes = site_suffixes(lines) if whole_page else set()
     for line in lines:
-        if line.no not in reasons and suffixes and not line.content:
-            if line.text.lstrip("-|– ").strip() in suffixes:
-                reasons[line.no] = rules.SITE_NAME
-            elif any(line.text.endswith(" " + s) for s in suffixes):
-                reasons[line.no] = rules.CAPTION
+        if line.no in reasons or not suffixes:
+            continue
+        # Body paragraphs never end in the site's own name; captions and teasers do.
+        if not line.content and line.text.lstrip("-|– ").strip() in suffixes:
+            reasons[line.no] = rules.SITE_NAME
+        elif any(line.text.endswith(" " + s) for s in suffixes):
+            reasons[line.no] = rules.CAPTION
 
-    first, last = body_segment(lines, reasons) if whole_page else (0, len(lines) - 1)
-    inside = lines[first : last + 1]
-    _label_inner_runs(inside, reasons)
+    if whole_page:
+        first, last = body_segment(lines, reasons)
+        inside = lines[first : last + 1]
+        _label_inner_runs(inside, reasons)
+    else:
+        # Extracted text is the main content already: only rules and context remove lines.
+        inside = lines
+        _label_rule_clusters(inside, reasons)
     body = [line for line in inside if line.no not in reasons]
     _label_repeats(lines, body, reasons)
     body = [line for line in body if line.no not in reasons]
@@ -270,21 +323,55 @@ def _label_inner_runs(inside: list[Line], reasons: dict[int, str]) -> None:
             run = []
 
 
+def _label_rule_clusters(inside: list[Line], reasons: dict[int, str]) -> None:
+    """In extracted text, a headline-shaped line next to a caption or credit is a teaser."""
+    for i, line in enumerate(inside):
+        if line.no in reasons or line.content or not (line.title_case or line.upper):
+            continue
+        neighbours = inside[max(0, i - 1) : i] + inside[i + 1 : i + 2]
+        if any(
+            reasons.get(n.no) in (rules.CREDIT, rules.CAPTION, rules.READ_MORE) for n in neighbours
+        ):
+            reasons[line.no] = rules.RELATED
+
+
 def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str]) -> None:
-    """Label paragraphs printed twice and standfirsts that the body repeats."""
+    """Label paragraphs printed twice and standfirsts that the body repeats.
+
+    Short lines may legitimately recur (table cells, list items, recipe steps), so
+    only paragraph-sized lines count as repeats.
+    """
+    counts: dict[str, int] = {}
+    for line in body:
+        key = normalise(line.text)
+        counts[key] = counts.get(key, 0) + 1
     seen: set[str] = set()
-    body_keys = [normalise(line.text) for line in body]
-    for line, key in zip(body, body_keys, strict=True):
-        if key in seen and line.words >= 3:
+    for line in body:
+        key = normalise(line.text)
+        # A pull quote or a re-printed paragraph occurs twice; a line that recurs more
+        # often is the page's structure (questions of an interview, steps of a plan).
+        if (
+            key in seen
+            and counts[key] == 2
+            and line.content
+            and line.words >= MIN_PARAGRAPH_REPEAT_WORDS
+        ):
             reasons[line.no] = rules.DUPLICATE
         seen.add(key)
-    first_body = body[0].no if body else 0
+    if not body:
+        return
+    # A standfirst comes before the paragraph that repeats it, at the top of the story.
+    lead_end = body[min(len(body), LEAD_PARAGRAPHS) - 1].no
     for line in lines:
-        if line.words < MIN_REPEAT_WORDS or (line.no in reasons and line.no > first_body):
+        if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:
             continue
         key = normalise(line.text)
-        for other in body_keys:
-            if len(other) > len(key) and key in other:
+        for other in body:
+            if (
+                other.no > line.no
+                and len(other.text) > len(line.text)
+                and key in normalise(other.text)
+            ):
                 reasons[line.no] = rules.DUPLICATE_PARAGRAPH
                 break
 

@@ -84,6 +84,7 @@ def _report(outcome: pipeline.FileOutcome, bar: object) -> pipeline.FileOutcome:
         if outcome.status == pipeline.FAILED
         else []
     )
+    lines += [f"failed: {r.path}: {r.error}" for r in outcome.record_failures]
     lines += [f"warning: {outcome.record.path}: {w}" for w in outcome.warnings]
     for line in lines:
         if bar is not None:
@@ -148,3 +149,177 @@ def stats(db: str) -> None:
             click.echo(f"  {count:>7}  {name}")
         if not rows:
             click.echo("  (none)")
+
+
+@main.command("fetch")
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--from-file",
+    "url_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Read URLs from FILE, one a line ('#' starts a comment); '-' reads stdin.",
+)
+@DB_OPTION
+@click.option(
+    "--out",
+    default="raw",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the .warc.gz files.",
+)
+@click.option(
+    "--delay",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between two requests to one host.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests in flight at once, over all hosts (one per host).",
+)
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds to wait to connect, and between two reads.",
+)
+@click.option(
+    "--retries",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0, max=10),
+    help="Retries after a connection error, a timeout, a 429 or a 5xx.",
+)
+@click.option(
+    "--backoff",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds before the first retry; doubled for each further retry.",
+)
+@click.option(
+    "--max-bytes",
+    default=20 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Body size cap: the rest is not downloaded and the record is marked truncated.",
+)
+@click.option(
+    "--warc-size",
+    default=100 * 1000 * 1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Start a new WARC file once the current one would grow past this size.",
+)
+@click.option("--user-agent", help="User-Agent header [default: archiver/VERSION (...)].")
+@click.option("--all-types", is_flag=True, help="Archive every content type, not only HTML.")
+@click.option("--refetch", is_flag=True, help="Fetch URLs again even if already fetched.")
+@click.option("--ingest", "then_ingest", is_flag=True, help="Ingest the new WARC files after.")
+@click.option(
+    "--clean-dir",
+    default="clean",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="With --ingest: folder for one clean .txt file per article.",
+)
+def fetch_command(
+    urls: tuple[str, ...],
+    url_files: tuple[str, ...],
+    db: str,
+    out: str,
+    delay: float,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    max_bytes: int,
+    warc_size: int,
+    user_agent: str | None,
+    all_types: bool,
+    refetch: bool,
+    then_ingest: bool,
+    clean_dir: str,
+) -> None:
+    """Fetch URLs politely and archive the HTML pages as WARC files in --out.
+
+    robots.txt is honoured, one request at a time per host with --delay between them.
+    URLs already fetched are skipped (unless --refetch), so an interrupted run resumes
+    when run again. Exits with status 1 if any URL failed.
+    """
+    import contextlib
+
+    from . import fetch as fetching
+    from . import urls as url_lists
+
+    wanted = list(urls)
+    for name in url_files:
+        try:
+            wanted += url_lists.read_url_file(name)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"cannot read the URL list {name}: {exc}") from None
+    if not wanted:
+        raise click.UsageError("give URLs to fetch, or --from-file FILE")
+    options = fetching.FetchOptions(
+        out_dir=Path(out),
+        delay=delay,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_bytes=max_bytes,
+        warc_max_bytes=warc_size,
+        user_agent=user_agent or fetching.DEFAULT_USER_AGENT,
+        all_types=all_types,
+        refetch=refetch,
+    )
+    total = len(url_lists.unique_urls(wanted))
+    results: list[fetching.FetchResult] = []
+    hosts: dict[str, int] = {}
+
+    def per_host(_: object) -> str:
+        top = sorted(hosts.items(), key=lambda item: -item[1])[:3]
+        return "  ".join(f"{host or '-'} {count}" for host, count in top)
+
+    try:
+        outcomes = fetching.iter_fetch(wanted, db, options)
+        bar = None
+        if sys.stderr.isatty():
+            bar = click.progressbar(
+                length=total, label="fetching", file=sys.stderr, show_pos=True,
+                item_show_func=per_host,
+            )  # fmt: skip
+        with bar or contextlib.nullcontext():
+            for result in outcomes:
+                results.append(result)
+                hosts[result.host] = hosts.get(result.host, 0) + 1
+                if result.outcome not in (fetching.FETCHED, fetching.ALREADY):
+                    if bar is not None:
+                        click.echo("\r\033[K", nl=False, err=True)
+                    why = result.error or f"{result.content_type} is not HTML (see --all-types)"
+                    click.echo(f"{result.outcome}: {result.url}: {why}", err=True)
+                if bar is not None:
+                    bar.update(1, result)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted after {len(results)} of {total} URLs; run again to resume", err=True
+        )
+        sys.exit(130)
+    except store_errors() as exc:
+        raise click.ClickException(f"cannot write the archive {db} or {out}: {exc}") from None
+    summary = fetching.summarise(results)
+    click.echo(summary.line(), err=True)
+    if summary.warc_files:
+        click.echo(f"wrote {len(summary.warc_files)} WARC file(s) in {out}", err=True)
+    failed = summary.failed_count > 0
+    if then_ingest and summary.warc_files:
+        ingested = pipeline.ingest(list(summary.warc_files), db=db, clean_dir=clean_dir)
+        click.echo(ingested.line(), err=True)
+        failed = failed or ingested.failed > 0
+    if failed:
+        sys.exit(1)

@@ -99,3 +99,16 @@ def stopwords(language: str | None) -> frozenset[str]:
     import justext
 
     return frozenset(word.lower() for word in justext.get_stoplist(name))
+
+
+# Scripts written without spaces between words, where a word is about two characters.
+UNSPACED_CHARS_PER_WORD = 2
+
+
+def count_words(text: str) -> int:
+    """Words in a text; in Chinese, Japanese or Thai, about one per two characters."""
+    spaced = len(text.split())
+    unspaced = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\u0e00" <= ch <= "\u0e7f")
+    if unspaced:
+        return max(spaced, unspaced // UNSPACED_CHARS_PER_WORD + spaced // 2)
+    return spaced

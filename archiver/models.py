@@ -29,6 +29,7 @@ class RawDoc:
     text: str
     record: str = ""  # distinguishes several documents inside one raw file
     url: str | None = None
+    captured_at: str | None = None  # WARC-Date of a captured record
     warnings: tuple[str, ...] = ()
 
     @property
@@ -75,6 +76,7 @@ class Article:
     removed: tuple[RemovedLine, ...] = field(default_factory=tuple)
     url: str | None = None
     site: str | None = None
+    captured_at: str | None = None
     extractor: str = "text-dump"
     extractor_version: str = EXTRACTOR_VERSION
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sources, store
+from . import dedupe, sources, store, warc
 from .chrome import strip_chrome
 from .meta import extract_metadata
 from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id
@@ -27,6 +27,8 @@ class FileOutcome:
     record: store.RawFileRecord
     articles: tuple[Article, ...]
     warnings: tuple[str, ...] = ()
+    # Records of a capture that failed, each stored as its own raw_files row.
+    record_failures: tuple[store.RawFileRecord, ...] = ()
 
     @property
     def status(self) -> str:
@@ -102,6 +104,8 @@ def process_file(
     name = str(path)
     sha256 = size = None
     try:
+        if warc.is_capture(path):
+            return process_capture(path, max_bytes, known)
         data = sources.read_bytes(path, max_bytes)
         sha256, size = hashlib.sha256(data).hexdigest(), len(data)
         if known is not None and known(name) == (sha256, EXTRACTOR_VERSION):
@@ -122,6 +126,64 @@ def process_file(
         name, sha256, size, doc.format, doc.encoding, OK, None, len(articles), EXTRACTOR_VERSION
     )
     return FileOutcome(record, tuple(articles), doc.warnings)
+
+
+def process_capture(
+    path: Path,
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    known: Callable[[str], tuple[str | None, str | None]] | None = None,
+) -> FileOutcome:
+    """Clean every HTML response record of a WARC or ARC capture into an article."""
+    from .html import article_from_html
+
+    name = str(path)
+    sha256, size = warc.file_sha256(path)
+    if known is not None and known(name) == (sha256, EXTRACTOR_VERSION):
+        unchanged = store.RawFileRecord(
+            name, sha256, size, "warc", None, UNCHANGED, None, 0, EXTRACTOR_VERSION
+        )
+        return FileOutcome(unchanged, ())
+    articles: list[Article] = []
+    failures: list[store.RawFileRecord] = []
+    warnings: list[str] = []
+    skipped = 0
+    for item in warc.iter_records(path, sha256, max_bytes):
+        if isinstance(item, warc.Skipped):
+            skipped += 1
+            continue
+        error = item.error if isinstance(item, warc.RecordFailure) else None
+        if isinstance(item, RawDoc):
+            try:
+                articles.append(article_from_html(item))
+                warnings += [f"{item.url}: {w}" for w in item.warnings]
+            except InputError as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug must cost one record, not the capture
+                error = f"internal error: {type(exc).__name__}: {exc}"
+        if error is not None:
+            key = item.record if isinstance(item, RawDoc) else item.key
+            failures.append(
+                store.RawFileRecord(
+                    f"{name}#{key}",
+                    None,
+                    None,
+                    "warc-record",
+                    None,
+                    FAILED,
+                    f"{item.url or 'record'}: {error}",
+                    0,
+                    EXTRACTOR_VERSION,
+                )
+            )
+    status, error = OK, None
+    if failures and not articles:
+        status, error = FAILED, f"no page could be read ({failures[0].error})"
+    elif failures:
+        error = f"{len(failures)} record(s) failed"
+    record = store.RawFileRecord(
+        name, sha256, size, "warc", None, status, error, len(articles), EXTRACTOR_VERSION, skipped
+    )
+    return FileOutcome(record, tuple(articles), tuple(warnings), tuple(failures))
 
 
 def _failure(path: str, sha256: str | None, size: int | None, error: str) -> FileOutcome:
@@ -145,9 +207,12 @@ def iter_ingest(
             outcome = process_file(path, max_bytes, known=lambda p: store.stored_sha256(db, p))
             if outcome.status == OK:
                 store.save_articles(db, outcome.record, outcome.articles, folder)
+                dedupe.after_save(db, outcome.record.path, outcome.articles, folder)
             elif outcome.status == FAILED:
                 # A file that fails now keeps the articles an earlier run stored from it.
                 store.save_raw_file(db, outcome.record)
+            for failure in outcome.record_failures:
+                store.save_raw_file(db, failure)
             yield outcome
     finally:
         db.close()
@@ -159,6 +224,7 @@ def summarise(outcomes: Iterable[FileOutcome]) -> IngestSummary:
     articles = 0
     for outcome in outcomes:
         counts[outcome.status] += 1
+        counts[FAILED] += len(outcome.record_failures)
         articles += len(outcome.articles)
     return IngestSummary(counts[OK], counts[UNCHANGED], counts[FAILED], articles)
 

@@ -27,6 +27,8 @@ WIDGET = "widget"
 NAV = "nav"
 SITE_NAME = "site-name"
 OTHER_LANGUAGE = "other-language"
+CONTACT = "contact"
+TAGS = "tags"
 NO_WORDS = "no-words"
 HEADLINE = "headline"
 OUTSIDE_BODY = "outside-body"
@@ -50,6 +52,8 @@ REASONS: dict[str, str] = {
     NAV: "navigation or menu words",
     SITE_NAME: "the site's name or tagline",
     OTHER_LANGUAGE: "a line in another language than the article",
+    CONTACT: "an e-mail contact line",
+    TAGS: "a list of keywords or tags",
     NO_WORDS: "numbers or symbols only",
     HEADLINE: "a headline outside the article body",
     OUTSIDE_BODY: "text outside the article body",
@@ -62,6 +66,11 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for reason, pattern in (
         (COPYRIGHT, r"^(©|\(c\)|copyright\b).*\b(all rights reserved|rights reserved)\b"),
         (COPYRIGHT, r"^(copyright|all rights reserved)\b"),
+        (
+            COPYRIGHT,
+            r"\b(for your personal,? non-?commercial use only|may not be (re)?published,? "
+            r"broadcast|may not be reproduced|all rights reserved)\b",
+        ),
         (CREDIT, r"^\s*(©|\(c\)\s)"),
         (
             CREDIT,
@@ -78,10 +87,13 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"^(read more|read also|also read|read next|read the full|see also|"
             r"related( stories| articles| content| news| coverage)?|recommended( for you)?|"
             r"more from|more on this|you (may|might) also like|must read|don'?t miss|"
-            r"further reading|trending now|most read|most popular|editor'?s picks)\b"
-            r"\s*([:»>|–—-]|$)",
+            r"further reading|trending now|most read|most popular|editor'?s picks|"
+            r"see more|more stories|more news|watch more|recommended reading)\b"
+            r"\s*([:»>|–—-]|[.…]*$)",
         ),
         (READ_MORE, r"^(read|continue reading|click here|learn more|find out more)\b.{0,60}$"),
+        (CREDIT, r"[a-z.)]\s*[./]?\s*(reuters|afp|ap photo|getty images|epa|shutterstock)$"),
+        (CONTACT, r"^(write to|contact|email|e-mail|reach)\b.{0,80}\b[\w.+-]+@[\w-]+\.[\w.]+\.?$"),
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
         (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
         (
@@ -99,7 +111,22 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"your (message|comment) has been sent|newsletter|get our newsletter|"
             r"sign up for|advertisement$|sponsored( content)?$|loading|loader$|"
             r"enable javascript|javascript is disabled|skip to (main )?content|"
-            r"back to top|print( this)?( article| page)?$|e-?mail( this)?( article)?$)",
+            r"back to top|print( this)?( article| page)?$|e-?mail( this)?( article)?$|"
+            r"thanks? (you )?for (signing up|subscribing|registering)|"
+            r"(an|there was an) error (has )?(occurred|processing)|please try again|"
+            r"keep an eye on your inbox|check your inbox|this article has been sent to|"
+            r"(order|buy) reprints|reprints? (&|and) permissions|sorry!?$|thank you!?$|"
+            r"tell us what you think)",
+        ),
+        (
+            WIDGET,
+            r"\b(subscribe to|sign up (for|to)|get)\b.{0,60}\bnewsletters?\b|"
+            r"\b(delivered|straight|right) (to|in|into) your inbox\b|\bclick(ing)? here\b",
+        ),
+        (
+            CONTACT,
+            r"\b(may|can) be reached at\b|\bfollow (him|her|them|us|me) on "
+            r"(twitter|facebook|instagram|x)\b|\bhave a (news )?tip\?",
         ),
     )
 )
@@ -190,6 +217,11 @@ TRAILING_CREDIT = re.compile(
 # A "Title - Site Name" or "Title | Site Name" suffix; a suffix several lines share is
 # the site's name, and lines carrying it are captions or teasers, not body.
 SITE_SUFFIX = re.compile(r"\s[-|–—]\s(?P<site>[A-Z][\w&.'’ ]{1,40})$")
+
+# A comma-separated keyword list: many short fragments and no sentence.
+TAG_LIST = re.compile(r"^[^.!?]{0,400}$")
+MIN_TAG_FRAGMENTS = 5
+MAX_TAG_FRAGMENT_WORDS = 4
 
 # Bullet markers that open list items.
 BULLET = re.compile(r"^[-•*·▪►»–—]\s+")

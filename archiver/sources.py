@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -116,11 +117,14 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     return out.getvalue()
 
 
-def decode_bytes(data: bytes) -> tuple[str, str, tuple[str, ...]]:
+def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str, tuple[str, ...]]:
     """Decode raw bytes to text; return (text, encoding, warnings) or raise InputError.
 
     Order: byte-order mark, then strict UTF-8, then UTF-8 with a few stray bytes,
-    then a detected legacy encoding (cp1251, latin-1, Shift-JIS, ...).
+    then the declared charset (HTTP header, else an HTML meta tag) if the bytes
+    decode cleanly with it, then a detected legacy encoding (cp1251, Shift-JIS, ...).
+    The bytes win over a declaration: a page saved as UTF-8 that still declares
+    ISO-8859-1 is read as UTF-8.
     """
     if not data.strip():
         raise InputError("empty file")
@@ -147,7 +151,24 @@ def decode_bytes(data: bytes) -> tuple[str, str, tuple[str, ...]]:
     if invalid <= max(1, len(data) * MAX_INVALID_UTF8_SHARE) and _valid_non_ascii(text) >= invalid:
         note = f"invalid UTF-8: {invalid} byte(s) replaced with U+FFFD"
         return _checked_text(text), "utf-8", (note,)
+    declared = declared or meta_charset(data)
+    if declared:
+        try:
+            return _checked_text(data.decode(declared)), codecs.lookup(declared).name, ()
+        except (LookupError, UnicodeDecodeError):
+            pass  # unknown or wrong declaration: detect instead
     return _decode_legacy(data)
+
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+
+
+def meta_charset(data: bytes) -> str | None:
+    """The charset an HTML page declares in a meta tag near its top, if any."""
+    match = _META_CHARSET.search(data[:4096])
+    return match.group(1).decode("ascii") if match else None
 
 
 def read_raw(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:

@@ -30,6 +30,7 @@ ARTICLE_COLUMNS: dict[str, type] = {
     "url": str,
     "site": str,
     "extractor": str,
+    "captured_at": str,
     "title": str,
     "text": str,
     "published": str,
@@ -53,6 +54,7 @@ RAW_FILE_COLUMNS: dict[str, type] = {
     "status": str,
     "error": str,
     "articles": int,
+    "skipped": int,
     "extractor_version": str,
     "ingested_at": str,
 }
@@ -76,6 +78,7 @@ class RawFileRecord:
     error: str | None
     articles: int
     extractor_version: str
+    skipped: int = 0  # records of a capture that hold no page (revisits, non-HTML)
 
 
 def now() -> str:
@@ -190,6 +193,7 @@ def article_row(article: Article, clean_path: str | None, ingested_at: str) -> d
         "url": article.url,
         "site": article.site,
         "extractor": article.extractor,
+        "captured_at": article.captured_at,
         "title": article.title,
         "text": article.text,
         "published": article.published,
@@ -272,6 +276,7 @@ def save_raw_file(
             "status": record.status,
             "error": record.error,
             "articles": record.articles,
+            "skipped": record.skipped,
             "extractor_version": record.extractor_version,
             "ingested_at": stamp or now(),
         },
