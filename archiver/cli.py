@@ -129,9 +129,12 @@ def article_json(path: str, article: Article) -> dict[str, object]:
         "author": article.author,
         "language": article.language,
         "url": article.url,
+        "site": article.site,
+        "extractor": article.extractor,
         "text": article.text,
         "removed": [
-            {"line": r.line_no, "text": r.text, "reason": r.reason} for r in article.removed
+            {"line": r.line_no, "text": r.text, "reason": r.reason, "stage": r.stage}
+            for r in article.removed
         ],
     }
 

@@ -87,7 +87,7 @@ def preclean(tree: HtmlElement) -> list[RemovedLine]:
     removed: list[RemovedLine] = []
     for reason, xpath in _XPATHS:
         for element in xpath(tree):
-            if element.getparent() is None or element.tag in ("html", "body", "main", "article"):
+            if element.tag in ("html", "body", "main", "article") or not _attached(element, tree):
                 continue
             paragraph_text = sum(len(p.text_content()) for p in element.iter("p"))
             if paragraph_text > MAX_REMOVED_SHARE * paragraphs:
@@ -96,7 +96,7 @@ def preclean(tree: HtmlElement) -> list[RemovedLine]:
                 continue
             text = _WHITESPACE.sub(" ", element.text_content()).strip()
             if text:
-                removed.append(RemovedLine(element.sourceline or 0, text[:500], reason))
+                removed.append(RemovedLine(element.sourceline or 0, text[:500], reason, "html"))
             _drop(element)
     return removed
 
@@ -112,7 +112,9 @@ def remove_link_lists(tree: HtmlElement) -> list[RemovedLine]:
         if linked / len(items) >= LINK_LIST_SHARE and element.getparent() is not None:
             text = _WHITESPACE.sub(" ", element.text_content()).strip()
             if text:
-                removed.append(RemovedLine(element.sourceline or 0, text[:500], rules.RELATED))
+                removed.append(
+                    RemovedLine(element.sourceline or 0, text[:500], rules.RELATED, "html")
+                )
             _drop(element)
     return removed
 
@@ -123,6 +125,13 @@ def _link_density(element: HtmlElement) -> float:
         return 0.0
     linked = sum(len(_WHITESPACE.sub("", a.text_content())) for a in element.iter("a"))
     return linked / text
+
+
+def _attached(element: HtmlElement, tree: HtmlElement) -> bool:
+    """False once an ancestor of the element has been removed from the tree."""
+    # lxml keeps a removed subtree's document, so walk up to the top ancestor instead.
+    ancestors = list(element.iterancestors())
+    return (ancestors[-1] if ancestors else element) is tree
 
 
 def _drop(element: HtmlElement) -> None:

@@ -45,6 +45,7 @@ class RemovedLine:
     line_no: int
     text: str
     reason: str
+    stage: str = "text"  # "html": an element removed before extraction (line_no in the source)
 
 
 @dataclass(frozen=True)

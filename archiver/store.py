@@ -58,7 +58,13 @@ RAW_FILE_COLUMNS: dict[str, type] = {
     "extractor_version": str,
     "ingested_at": str,
 }
-REMOVED_COLUMNS: dict[str, type] = {"article_id": str, "line_no": int, "text": str, "reason": str}
+REMOVED_COLUMNS: dict[str, type] = {
+    "article_id": str,
+    "stage": str,
+    "line_no": int,
+    "text": str,
+    "reason": str,
+}
 
 # Long enough to wait out another ingest's batch commit instead of failing.
 BUSY_TIMEOUT_MS = 30_000
@@ -105,11 +111,15 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         articles.create_index(["duplicate_of"])
     removed = db.table("removed_lines")
     if not removed.exists():
+        # line_no counts lines of the HTML source for the "html" stage (elements removed
+        # before extraction) and lines of the text for the "text" stage.
         removed.create(
             REMOVED_COLUMNS,
-            pk=("article_id", "line_no"),
             foreign_keys=[("article_id", "articles", "id")],
+            defaults={"stage": "text"},
+            not_null={"stage"},
         )
+        removed.create_index(["article_id", "stage", "line_no"], unique=True)
         removed.create_index(["reason"])
     raw_files = db.table("raw_files")
     if not raw_files.exists():
@@ -247,13 +257,13 @@ def save_articles(
                 (
                     {
                         "article_id": article.id,
+                        "stage": r.stage,
                         "line_no": r.line_no,
                         "text": r.text,
                         "reason": r.reason,
                     }
                     for r in article.removed
                 ),
-                pk=("article_id", "line_no"),
                 replace=True,
             )
         save_raw_file(db, record, stamp)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
 from . import sources
@@ -76,30 +75,37 @@ def iter_records(
     RecordFailure naming the offset where reading stopped.
     """
     with path.open("rb") as handle:
-        records = ArchiveIterator(handle, arc2warc=True)
-        try:
-            for number, record in enumerate(records, 1):
-                # get_record_offset() would consume the payload: number records instead.
-                key = record.rec_headers.get_header("WARC-Record-ID") or f"record-{number}"
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                if record.rec_type == "revisit":
-                    yield Skipped(key, "revisit")
-                    continue
-                if record.rec_type != "response":
-                    continue
-                content_type = ""
-                if record.http_headers is not None:
-                    content_type = record.http_headers.get_header("Content-Type") or ""
-                if not content_type.lower().startswith(HTML_TYPES):
-                    yield Skipped(key, f"not HTML ({content_type.split(';')[0] or 'no type'})")
-                    continue
-                try:
-                    yield _record_doc(record, path, sha256, key, url, content_type, max_bytes)
-                except InputError as exc:
-                    yield RecordFailure(key, url, str(exc))
-        except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
-            offset = getattr(records, "offset", "?")
-            yield RecordFailure(f"offset-{offset}", None, f"damaged capture: {exc}")
+        records = iter(ArchiveIterator(handle, arc2warc=True))
+        number = 0
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except Exception as exc:  # warcio raises many types on a damaged capture
+                yield RecordFailure(
+                    f"record-{number + 1}", None, f"damaged capture after record {number}: {exc}"
+                )
+                return
+            number += 1
+            # get_record_offset() would consume the payload: number records instead.
+            key = record.rec_headers.get_header("WARC-Record-ID") or f"record-{number}"
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            if record.rec_type == "revisit":
+                yield Skipped(key, "revisit")
+                continue
+            if record.rec_type != "response":
+                continue
+            content_type = ""
+            if record.http_headers is not None:
+                content_type = record.http_headers.get_header("Content-Type") or ""
+            if not content_type.lower().startswith(HTML_TYPES):
+                yield Skipped(key, f"not HTML ({content_type.split(';')[0] or 'no type'})")
+                continue
+            try:
+                yield _record_doc(record, path, sha256, key, url, content_type, max_bytes)
+            except InputError as exc:
+                yield RecordFailure(key, url, str(exc))
 
 
 def _record_doc(

@@ -1,0 +1,128 @@
+"""WARC captures: one article per HTML response record; revisits and other types skipped."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archiver.cli import main
+from archiver.pipeline import ingest
+
+HTML = Path(__file__).parent / "fixtures" / "html"
+PAGES = {
+    "https://ledger.example/news/coal": HTML / "news_article.html",
+    "https://weekly.example/library": HTML / "wordpress_post.html",
+}
+
+
+def _response(writer: WARCWriter, url: str, content_type: str, body: bytes):
+    headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+    return writer.create_warc_record(
+        url, "response", payload=io.BytesIO(body), http_headers=headers
+    )
+
+
+def write_capture(path: Path, gzip: bool = True) -> None:
+    """Two HTML responses, a PDF response and a revisit of the first page."""
+    with path.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=gzip)
+        first = None
+        for url, page in PAGES.items():
+            record = _response(writer, url, "text/html; charset=utf-8", page.read_bytes())
+            writer.write_record(record)
+            first = first or record
+        writer.write_record(
+            _response(
+                writer,
+                "https://ledger.example/report.pdf",
+                "application/pdf",
+                b"%PDF-1.4\n" + bytes(300),
+            )
+        )
+        assert first is not None
+        revisit = writer.create_revisit_record(
+            "https://ledger.example/news/coal",
+            digest=first.rec_headers.get_header("WARC-Payload-Digest"),
+            refers_to_uri="https://ledger.example/news/coal",
+            refers_to_date=first.rec_headers.get_header("WARC-Date"),
+        )
+        writer.write_record(revisit)
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_each_html_record_becomes_an_article_with_its_url(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.warc.gz"
+    write_capture(capture)
+    db = tmp_path / "archive.db"
+    summary = ingest([capture], db=db, clean_dir=tmp_path / "clean")
+    assert (summary.ingested, summary.failed, summary.articles) == (1, 0, 2)
+    rows = _rows(db, "select url, site, title, captured_at, raw_path from articles order by url")
+    assert [r[0] for r in rows] == sorted(PAGES)
+    assert rows[0][1:3] == ("ledger.example", "Harbour city votes to close coal plant by 2030")
+    assert all(r[3] and r[3].startswith("20") and r[4] == str(capture) for r in rows)
+    assert _rows(db, "select format, status, articles, skipped from raw_files") == [
+        ("warc", "ok", 2, 2)
+    ]
+    assert len(list((tmp_path / "clean").glob("*.txt"))) == 2
+
+
+def test_uncompressed_capture_detected_by_content(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.data"
+    write_capture(capture, gzip=False)
+    summary = ingest([capture], db=tmp_path / "archive.db", clean_dir=None)
+    assert summary.articles == 2
+
+
+def test_second_ingest_of_a_capture_changes_nothing(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.warc.gz"
+    write_capture(capture)
+    db = tmp_path / "archive.db"
+    ingest([capture], db=db, clean_dir=None)
+    before = _rows(db, "select id, text from articles order by id")
+    summary = ingest([capture], db=db, clean_dir=None)
+    assert (summary.ingested, summary.unchanged) == (0, 1)
+    assert _rows(db, "select id, text from articles order by id") == before
+
+
+def test_a_bad_record_fails_alone_and_a_truncated_capture_is_reported(tmp_path: Path) -> None:
+    capture = tmp_path / "mixed.warc.gz"
+    with capture.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(_response(writer, "https://a.example/empty", "text/html", b""))
+        writer.write_record(
+            _response(
+                writer,
+                "https://a.example/ok",
+                "text/html",
+                (HTML / "news_article.html").read_bytes(),
+            )
+        )
+    whole = tmp_path / "whole.warc.gz"
+    write_capture(whole)
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(
+        main,
+        ["ingest", str(capture), str(cut), "--db", str(db), "--clean-dir", str(tmp_path / "c")],
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    failed = dict(_rows(db, "select path, error from raw_files where status = 'failed'"))
+    record_rows = [p for p in failed if p.startswith(f"{capture}#")]
+    assert len(record_rows) == 1 and "https://a.example/empty: empty file" in failed[record_rows[0]]
+    assert _rows(
+        db, "select url from articles where raw_path = ?".replace("?", f"'{capture}'")
+    ) == [("https://a.example/ok",)]
+    cut_errors = [e for p, e in failed.items() if p.startswith(str(cut))]
+    assert cut_errors and any("damaged" in e for e in cut_errors)
+    assert "failed:" in result.stderr
