@@ -73,6 +73,7 @@ LEAD_PARAGRAPHS = 2
 MIN_PARAGRAPH_REPEAT_WORDS = 10
 
 _SPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 _NORM = re.compile(r"[\W_]+")
 
 
@@ -95,8 +96,8 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     alpha = [t for t in tokens if t[0].isalpha()]
     capitalised = sum(1 for t in alpha if t[0].isupper())
     title_case = len(alpha) >= 3 and capitalised / len(alpha) >= 0.75
-    letters = [ch for ch in text if ch.isalpha()]
-    upper = len(letters) >= 4 and sum(ch.isupper() for ch in letters) / len(letters) > 0.8
+    letters = lang.letters_of(text)
+    upper = len(letters) >= 4 and sum(map(str.isupper, letters)) / len(letters) > 0.8
     sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
     stop_ok = not stop or stop_share >= MIN_STOP_SHARE
     content = (
@@ -114,11 +115,13 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
     text = line.text
     if not any(ch.isalpha() for ch in text):
         return rules.NO_WORDS
-    strong = not line.content or line.words < 15
-    unbulleted = rules.BULLET.sub("", text)
-    for reason, pattern in rules.LINE_PATTERNS:
-        if pattern.search(unbulleted) and (strong or reason in (rules.COPYRIGHT, rules.CREDIT)):
-            return reason
+    # A paragraph of running text is only judged by the copyright and credit rules.
+    running_text = line.content and line.words >= 15
+    patterns = rules.STRONG_PATTERNS if running_text else rules.LINE_PATTERNS
+    combined = rules.STRONG_RULES if running_text else rules.ALL_RULES
+    match = combined.search(rules.BULLET.sub("", text))
+    if match and match.lastgroup:
+        return patterns[int(match.lastgroup[1:])][0]
     if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
         tokens = [t.lower() for t in rules.WORD.findall(text)]
         if all(t in rules.NAV_WORDS for t in tokens):
@@ -147,6 +150,8 @@ def _is_tag_list(text: str) -> bool:
 
 
 def _is_date_line(text: str) -> bool:
+    if not _DIGIT.search(text):
+        return False  # every date or time this recognises has a digit
     if not any(p.search(text) for p in rules.DATE_PATTERNS) and not re.search(
         r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text
     ):
@@ -159,7 +164,7 @@ def language_reason(line: Line, language: str | None) -> str | None:
     """'other-language' when a line is clearly not in the article's language."""
     if language is None:
         return None
-    letters = sum(ch.isalpha() for ch in line.text)
+    letters = lang.count_letters(line.text)
     if letters == 0:
         return None
     script = lang.dominant_script(line.text)
@@ -171,14 +176,16 @@ def language_reason(line: Line, language: str | None) -> str | None:
         return None
     if letters < MIN_LANGID_LETTERS or (line.content and line.words >= LONG_CONTENT_WORDS):
         return None
-    code, prob = lang.identify(line.text)
-    if code != language and prob >= OTHER_LANGUAGE_PROB and line.stop_share < 0.5:
-        own = lang.stopwords(language)
+    own = lang.stopwords(language)
+    if own:
         tokens = [t.lower() for t in rules.WORD.findall(line.text)]
         # A line with words of the article's own stoplist is not foreign, whatever
-        # the model says about its proper names.
-        if not own or sum(t in own for t in tokens) <= len(tokens) // 5:
-            return rules.OTHER_LANGUAGE
+        # a model says about its proper names.
+        if sum(t in own for t in tokens) > len(tokens) // 5:
+            return None
+    code, prob = lang.identify(line.text)
+    if code != language and prob >= OTHER_LANGUAGE_PROB and line.stop_share < 0.5:
+        return rules.OTHER_LANGUAGE
     return None
 
 
@@ -292,8 +299,9 @@ def strip_chrome(
             ):
                 reasons[line.no] = rules.DUPLICATE_TITLE
     body = [line for line in body if line.no not in reasons]
+    in_body = {line.no for line in body}
     for line in lines:
-        if line.no not in reasons and line not in body:
+        if line.no not in reasons and line.no not in in_body:
             reasons[line.no] = _outside_reason(line)
     removed = tuple(
         RemovedLine(line.no, line.text, reasons[line.no]) for line in lines if line.no in reasons
@@ -362,18 +370,13 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
         return
     # A standfirst comes before the paragraph that repeats it, at the top of the story.
     lead_end = body[min(len(body), LEAD_PARAGRAPHS) - 1].no
+    keyed = [(other.no, len(other.text), normalise(other.text)) for other in body]
     for line in lines:
         if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:
             continue
         key = normalise(line.text)
-        for other in body:
-            if (
-                other.no > line.no
-                and len(other.text) > len(line.text)
-                and key in normalise(other.text)
-            ):
-                reasons[line.no] = rules.DUPLICATE_PARAGRAPH
-                break
+        if any(no > line.no and size > len(line.text) and key in text for no, size, text in keyed):
+            reasons[line.no] = rules.DUPLICATE_PARAGRAPH
 
 
 def _find_title(

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import pipeline, sources, store
+from . import workers as workers_module
 from .models import Article
 
 DB_OPTION = click.option(
@@ -43,32 +44,61 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Refuse inputs larger than this (after gunzip).",
 )
-def ingest(paths: tuple[str, ...], db: str, clean_dir: str, max_bytes: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes for extraction [default: the number of cores].",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run extraction on this Dask distributed scheduler instead of local workers.",
+)
+def ingest(
+    paths: tuple[str, ...],
+    db: str,
+    clean_dir: str,
+    max_bytes: int,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
     """Ingest raw files and folders (recursively) into the archive and clean/.
 
     Files already ingested unchanged are skipped; a changed file replaces its
     article. Exits with status 1 if any input failed.
     """
     files = list(sources.iter_raw_files(paths))
-    outcomes = pipeline.iter_ingest(files, db, clean_dir, max_bytes)
-    results: list[pipeline.FileOutcome] = []
+    if workers is None:
+        workers = pipeline_workers(len(files))
+    outcomes = pipeline.iter_ingest(files, db, clean_dir, max_bytes, workers, scheduler)
+    tally = pipeline.Tally()
     try:
         if sys.stderr.isatty():
             with click.progressbar(
                 outcomes, length=len(files), label="ingesting", file=sys.stderr, show_pos=True,
-                item_show_func=lambda o: o.record.path[-40:] if o else None,
+                show_eta=True, item_show_func=lambda o: o.record.path[-40:] if o else None,
             ) as bar:  # fmt: skip
                 for outcome in bar:
-                    results.append(_report(outcome, bar))
+                    tally.add(_report(outcome, bar))
         else:
             for outcome in outcomes:
-                results.append(_report(outcome, None))
+                tally.add(_report(outcome, None))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
+        sys.exit(130)
     except store_errors() as exc:
         raise click.ClickException(f"cannot write the archive {db}: {exc}") from None
-    summary = pipeline.summarise(results)
+    except RuntimeError as exc:  # e.g. no Dask installed, or the scheduler unreachable
+        raise click.ClickException(str(exc)) from None
+    summary = tally.summary()
     click.echo(summary.line(), err=True)
     if summary.failed:
         sys.exit(1)
+
+
+def pipeline_workers(inputs: int) -> int:
+    """Default worker count: every core, unless there are too few inputs to repay a pool."""
+    return workers_module.default_workers() if inputs >= workers_module.MIN_INPUTS_FOR_POOL else 1
 
 
 def store_errors() -> tuple[type[BaseException], ...]:

@@ -6,6 +6,7 @@ justext (a trafilatura dependency) ships the stopword lists.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -50,7 +51,10 @@ def identify(text: str) -> tuple[str, float]:
 
 def detect_language(text: str) -> str | None:
     """The language of a body of text, or None when there is too little text to tell."""
-    if sum(ch.isalpha() for ch in text) < 20:
+    # A few thousand characters decide the language as well as the whole text does,
+    # and identification time grows with the length.
+    text = text[:LANGUAGE_SAMPLE_CHARS]
+    if count_letters(text) < 20:
         return None
     script = dominant_script(text)
     code, _ = identify(text)
@@ -60,6 +64,23 @@ def detect_language(text: str) -> str | None:
     return code
 
 
+LANGUAGE_SAMPLE_CHARS = 3000
+_LETTER = re.compile(r"[^\W\d_]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_A-Za-z]")
+
+
+def letters_of(text: str) -> list[str]:
+    """The letters (of any script) of a text, in order."""
+    return _LETTER.findall(text)
+
+
+def count_letters(text: str) -> int:
+    """Number of letters (of any script) in a text."""
+    return len(_LETTER.findall(text))
+
+
+@lru_cache(maxsize=65536)
 def script_of(ch: str) -> str | None:
     """The script of one letter as a coarse name (LATIN, CYRILLIC, CJK, ...), else None."""
     if not ch.isalpha():
@@ -78,7 +99,10 @@ def script_of(ch: str) -> str | None:
 def dominant_script(text: str) -> str | None:
     """The script of most letters in the text, or None if it has no letters."""
     counts: dict[str, int] = {}
-    for ch in text:
+    latin = len(_ASCII_LETTER.findall(text))
+    if latin:
+        counts["LATIN"] = latin
+    for ch in _NON_ASCII_LETTER.findall(text):
         script = script_of(ch)
         if script:
             counts[script] = counts.get(script, 0) + 1
@@ -103,12 +127,13 @@ def stopwords(language: str | None) -> frozenset[str]:
 
 # Scripts written without spaces between words, where a word is about two characters.
 UNSPACED_CHARS_PER_WORD = 2
+_UNSPACED = re.compile("[\u3040-\u9fff\u0e00-\u0e7f]")
 
 
 def count_words(text: str) -> int:
     """Words in a text; in Chinese, Japanese or Thai, about one per two characters."""
     spaced = len(text.split())
-    unspaced = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\u0e00" <= ch <= "\u0e7f")
+    unspaced = len(_UNSPACED.findall(text)) if not text.isascii() else 0
     if unspaced:
         return max(spaced, unspaced // UNSPACED_CHARS_PER_WORD + spaced // 2)
     return spaced

@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlite_utils
+
 from . import dedupe, sources, store, warc
+from . import workers as workers_module
 from .chrome import strip_chrome
 from .meta import extract_metadata
 from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
+
+# A batch commits after this many files or seconds, whichever comes first: large
+# enough to amortise the commit, small enough to hold the write lock briefly.
+BATCH_FILES = 200
+BATCH_SECONDS = 2.0
+# How long a writer waits for another ingest's batch before giving up.
+LOCK_WAIT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -193,40 +205,134 @@ def _failure(path: str, sha256: str | None, size: int | None, error: str) -> Fil
     return FileOutcome(record, ())
 
 
+def extract_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
+    """One unit of work for a worker: clean one raw file, given what the archive holds of it."""
+    return process_file(Path(path), max_bytes, known=lambda _: known)
+
+
+class ArchiveWriter:
+    """The one writer: stores outcomes in batched transactions, then brings clean/ in step.
+
+    A batch is replay-safe: its raw files are marked ingested in the same transaction
+    as their articles, so after a crash the files of an uncommitted batch are simply
+    ingested again, and clean files are written only for committed rows.
+    """
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        clean_dir: Path | None,
+        batch_files: int = BATCH_FILES,
+        batch_seconds: float = BATCH_SECONDS,
+    ) -> None:
+        self.db, self.clean_dir = db, clean_dir
+        self.batch_files, self.batch_seconds = batch_files, batch_seconds
+        self._pending = 0
+        self._started = 0.0
+
+    def save(self, outcome: FileOutcome) -> None:
+        """Store one file's outcome in the current batch, committing when the batch is full."""
+        self._begin()
+        if outcome.status == OK:
+            store.save_articles(self.db, outcome.record, outcome.articles, self.clean_dir)
+            dedupe.after_save(self.db, outcome.record.path, outcome.articles, None)
+        elif outcome.status == FAILED:
+            # A file that fails now keeps the articles an earlier run stored from it.
+            store.save_raw_file(self.db, outcome.record)
+        for failure in outcome.record_failures:
+            store.save_raw_file(self.db, failure)
+        self._pending += 1
+        if (
+            self._pending >= self.batch_files
+            or time.monotonic() - self._started > self.batch_seconds
+        ):
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the batch, then write and remove the clean files it changed."""
+        if self.db.conn.in_transaction:
+            self.db.conn.commit()
+        self._pending = 0
+        store.flush_clean_outbox(self.db, self.clean_dir)
+
+    def _begin(self) -> None:
+        if self.db.conn.in_transaction:
+            return
+        # IMMEDIATE takes the write lock now, so two ingests take turns per batch
+        # instead of failing on a lock upgrade; busy_timeout makes the wait quiet.
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+        self._started = time.monotonic()
+
+
 def iter_ingest(
     paths: Iterable[str | os.PathLike[str]],
     db_path: str | os.PathLike[str],
     clean_dir: str | os.PathLike[str] | None = "clean",
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Iterator[FileOutcome]:
-    """Ingest files and folders into the archive, yielding each file's outcome once stored."""
+    """Ingest files and folders into the archive, yielding each file's outcome once stored.
+
+    Extraction runs in ``workers`` processes (or on the Dask ``scheduler``); storing,
+    deduplication and clean files stay in this process, one writer per archive.
+    """
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
+    writer = ArchiveWriter(db, folder)
     try:
-        for path in sources.iter_raw_files(paths):
-            outcome = process_file(path, max_bytes, known=lambda p: store.stored_sha256(db, p))
-            if outcome.status == OK:
-                store.save_articles(db, outcome.record, outcome.articles, folder)
-                dedupe.after_save(db, outcome.record.path, outcome.articles, folder)
-            elif outcome.status == FAILED:
-                # A file that fails now keeps the articles an earlier run stored from it.
-                store.save_raw_file(db, outcome.record)
-            for failure in outcome.record_failures:
-                store.save_raw_file(db, failure)
+        # An earlier run stopped between commit and clean files: finish its work.
+        if folder is not None and (
+            store.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
+        ):
+            store.reconcile_clean_dir(db, folder)
+        tasks = (
+            (str(path), store.stored_sha256(db, str(path)), max_bytes)
+            for path in sources.iter_raw_files(paths)
+        )
+        for outcome in workers_module.map_ordered(extract_task, tasks, workers, scheduler):
+            writer.save(outcome)
             yield outcome
     finally:
-        db.close()
+        try:
+            writer.commit()
+        finally:
+            db.close()
+
+
+class Tally:
+    """Running counts of a run's outcomes, kept without holding the outcomes."""
+
+    def __init__(self) -> None:
+        self.counts = {OK: 0, UNCHANGED: 0, FAILED: 0}
+        self.articles = 0
+
+    def add(self, outcome: FileOutcome) -> FileOutcome:
+        """Count one outcome and hand it back."""
+        self.counts[outcome.status] += 1
+        self.counts[FAILED] += len(outcome.record_failures)
+        self.articles += len(outcome.articles)
+        return outcome
+
+    def summary(self) -> IngestSummary:
+        """The counts so far."""
+        c = self.counts
+        return IngestSummary(c[OK], c[UNCHANGED], c[FAILED], self.articles)
 
 
 def summarise(outcomes: Iterable[FileOutcome]) -> IngestSummary:
     """Count the outcomes of a run."""
-    counts = {OK: 0, UNCHANGED: 0, FAILED: 0}
-    articles = 0
+    tally = Tally()
     for outcome in outcomes:
-        counts[outcome.status] += 1
-        counts[FAILED] += len(outcome.record_failures)
-        articles += len(outcome.articles)
-    return IngestSummary(counts[OK], counts[UNCHANGED], counts[FAILED], articles)
+        tally.add(outcome)
+    return tally.summary()
 
 
 def ingest(
@@ -234,6 +340,8 @@ def ingest(
     db: str | os.PathLike[str] = "archive.db",
     clean_dir: str | os.PathLike[str] | None = "clean",
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> IngestSummary:
     """Ingest files and folders into the archive and return the run's counts."""
-    return summarise(iter_ingest(paths, db, clean_dir, max_bytes))
+    return summarise(iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler))

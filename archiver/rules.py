@@ -131,6 +131,24 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
+# The rules that apply even to a paragraph of running text.
+STRONG_PATTERNS = tuple((r, p) for r, p in LINE_PATTERNS if r in (COPYRIGHT, CREDIT))
+
+
+def combine(patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> re.Pattern[str]:
+    """One regex trying all patterns in one pass; ``match.lastgroup`` names the reason.
+
+    Each pattern becomes the named group ``r<index>``; the outer group closes last,
+    so lastgroup is that name even when the pattern has groups of its own.
+    """
+    return re.compile(
+        "|".join(f"(?P<r{i}>{p.pattern})" for i, (_, p) in enumerate(patterns)), re.IGNORECASE
+    )
+
+
+ALL_RULES = combine(LINE_PATTERNS)
+STRONG_RULES = combine(STRONG_PATTERNS)
+
 # A line made only of these words (at most MAX_NAV_WORDS of them) is a menu or
 # widget item: site sections, sharing buttons and page furniture.
 NAV_WORDS: frozenset[str] = frozenset(

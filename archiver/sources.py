@@ -226,13 +226,17 @@ def _decode_legacy(data: bytes) -> tuple[str, str, tuple[str, ...]]:
 def _valid_non_ascii(text: str) -> int:
     # A legacy-encoded file decodes to no valid multibyte characters at all, while a
     # UTF-8 file with one stray byte still has its accents and quotes intact.
-    return sum(1 for ch in text if ord(ch) >= 0x80 and ch != "\ufffd")
+    return len(_VALID_NON_ASCII.findall(text))
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_VALID_NON_ASCII = re.compile(r"[^\x00-\x7f\ufffd]")
 
 
 def _checked_text(text: str) -> str:
     sample = text[:65536]
     if sample:
-        controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+        controls = len(_CONTROL_CHARS.findall(sample))
         if controls / len(sample) > MAX_CONTROL_SHARE:
             raise InputError("binary file (control characters), not text")
     return text.replace("\x00", "")

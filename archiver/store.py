@@ -129,6 +129,34 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
     if "stories" not in db.view_names():
         db.create_view("stories", STORIES_VIEW)
+    if not db.table("clean_outbox").exists():
+        db.table("clean_outbox").create(
+            {"seq": int, "article_id": str, "clean_path": str, "action": str}, pk="seq"
+        )
+        for sql in CLEAN_OUTBOX_TRIGGERS:
+            db.execute(sql)
+
+
+# clean/ follows the articles table: every change to an article's clean file is queued
+# in the same transaction as the change itself, and written out after commit.
+CLEAN_OUTBOX_TRIGGERS = (
+    """create trigger if not exists articles_clean_insert after insert on articles
+       when new.clean_path is not null begin
+         insert into clean_outbox (article_id, clean_path, action) values (new.id, new.clean_path, 'write');
+       end""",
+    """create trigger if not exists articles_clean_update after update of title, text, clean_path on articles
+       begin
+         insert into clean_outbox (article_id, clean_path, action)
+           select old.id, old.clean_path, 'delete'
+           where old.clean_path is not null and old.clean_path is not new.clean_path;
+         insert into clean_outbox (article_id, clean_path, action)
+           select new.id, new.clean_path, 'write' where new.clean_path is not null;
+       end""",
+    """create trigger if not exists articles_clean_delete after delete on articles
+       when old.clean_path is not null begin
+         insert into clean_outbox (article_id, clean_path, action) values (old.id, old.clean_path, 'delete');
+       end""",
+)
 
 
 # One row per canonical article: how many copies the archive holds and who carried it.
@@ -178,7 +206,16 @@ def slugify(text: str) -> str:
 
 def clean_file_text(article: Article) -> str:
     """The clean file's content: the title on the first line, a blank line, the body."""
-    return f"{article.title or ''}\n\n{article.text}\n"
+    return clean_text(article.title, article.text)
+
+
+def clean_text(title: str | None, text: str) -> str:
+    """A clean file's content from a title and a body."""
+    return f"{title or ''}\n\n{text}\n"
+
+
+# The clean file names clean_file_name() makes: DATE_slug_ID.txt
+_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_[0-9a-f]{12}\.txt$")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -226,9 +263,12 @@ def save_articles(
     articles: Iterable[Article],
     clean_dir: Path | None,
 ) -> None:
-    """Store one raw file's outcome: replace its earlier articles, write clean files.
+    """Store one raw file's outcome, replacing the articles stored from it before.
 
-    Runs in one transaction, so a raw file is either wholly stored or not at all.
+    Runs in one transaction (a savepoint inside a writer's batch), so a raw file is
+    wholly stored or not at all. Clean files are not written here: the triggers queue
+    them in ``clean_outbox`` and :func:`flush_clean_outbox` writes them after commit.
+    ``clean_dir`` only says whether articles get a clean file name.
     """
     stamp = now()
     articles = list(articles)
@@ -238,19 +278,11 @@ def save_articles(
             for row in db.execute("select id from articles where raw_path = ?", [record.path])
         ]
         keep = {a.id for a in articles}
-        stale = [article_id for article_id in old if article_id not in keep]
-        for article_id in stale:
-            delete_article(db, article_id, clean_dir)
+        for article_id in old:
+            if article_id not in keep:
+                delete_article(db, article_id)
         for article in articles:
-            clean_path = None
-            if clean_dir is not None:
-                clean_path = clean_file_name(article)
-                write_atomic(clean_dir / clean_path, clean_file_text(article))
-            previous = db.execute(
-                "select clean_path from articles where id = ?", [article.id]
-            ).fetchone()
-            if previous and previous[0] and previous[0] != clean_path and clean_dir is not None:
-                (clean_dir / previous[0]).unlink(missing_ok=True)
+            clean_path = clean_file_name(article) if clean_dir is not None else None
             db.execute("delete from removed_lines where article_id = ?", [article.id])
             db.table("articles").upsert(article_row(article, clean_path, stamp), pk="id")
             db.table("removed_lines").insert_all(
@@ -294,13 +326,75 @@ def save_raw_file(
     )
 
 
-def delete_article(db: sqlite_utils.Database, article_id: str, clean_dir: Path | None) -> None:
-    """Delete an article, its removed lines and its clean file."""
-    row = db.execute("select clean_path from articles where id = ?", [article_id]).fetchone()
+def delete_article(db: sqlite_utils.Database, article_id: str) -> None:
+    """Delete an article and its removed lines (a trigger queues its clean file's removal)."""
     db.execute("delete from removed_lines where article_id = ?", [article_id])
     db.execute("delete from articles where id = ?", [article_id])
-    if row and row[0] and clean_dir is not None:
-        (clean_dir / row[0]).unlink(missing_ok=True)
+
+
+def flush_clean_outbox(db: sqlite_utils.Database, clean_dir: Path | None) -> int:
+    """Bring clean/ in step with committed rows: write and remove the queued files.
+
+    Call outside a transaction, after a commit. Each step reads the current row, so
+    replaying the queue after a crash, or two runs flushing at once, is harmless.
+    """
+    if db.conn.in_transaction:
+        raise RuntimeError("flush the clean outbox after committing, not inside a transaction")
+    queued = db.execute(
+        "select seq, article_id, clean_path, action from clean_outbox order by seq"
+    ).fetchall()
+    if not queued:
+        return 0
+    if clean_dir is not None:
+        for _, article_id, clean_path, action in queued:
+            row = db.execute(
+                "select clean_path, title, text from articles where id = ?", [article_id]
+            ).fetchone()
+            if action == "write" and row and row[0] == clean_path:
+                write_atomic(clean_dir / clean_path, clean_text(row[1], row[2]))
+            elif action == "delete" and not _clean_path_in_use(db, clean_path):
+                (clean_dir / clean_path).unlink(missing_ok=True)
+    with db.atomic():
+        db.execute("delete from clean_outbox where seq <= ?", [queued[-1][0]])
+    return len(queued)
+
+
+def _clean_path_in_use(db: sqlite_utils.Database, clean_path: str) -> bool:
+    return (
+        db.execute("select 1 from articles where clean_path = ?", [clean_path]).fetchone()
+        is not None
+    )
+
+
+def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:
+    """Write clean files missing for stored articles and remove files no article names.
+
+    Returns (written, removed). The folder is listed before the database is read, so
+    a file another run writes meanwhile already has its committed row and stays.
+    """
+    if not clean_dir.is_dir():
+        clean_dir.mkdir(parents=True, exist_ok=True)
+    present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
+    leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-")]
+    named = dict(
+        db.execute("select clean_path, id from articles where clean_path is not null").fetchall()
+    )
+    written = removed = 0
+    for name, article_id in named.items():
+        if name not in present:
+            row = db.execute(
+                "select title, text from articles where id = ?", [article_id]
+            ).fetchone()
+            if row:
+                write_atomic(clean_dir / name, clean_text(row[0], row[1]))
+                written += 1
+    for name in present - named.keys():
+        if _CLEAN_NAME.match(name):  # only files this tool names; never a user's own
+            (clean_dir / name).unlink(missing_ok=True)
+            removed += 1
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return written, removed
 
 
 def archive_stats(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]]:
