@@ -299,6 +299,8 @@ def strip_chrome(
             ):
                 reasons[line.no] = rules.DUPLICATE_TITLE
     body = [line for line in body if line.no not in reasons]
+    if whole_page:
+        body = _trim_to_paragraphs(body)
     in_body = {line.no for line in body}
     for line in lines:
         if line.no not in reasons and line.no not in in_body:
@@ -307,6 +309,18 @@ def strip_chrome(
         RemovedLine(line.no, line.text, reasons[line.no]) for line in lines if line.no in reasons
     )
     return StrippedPage(tuple(body), removed, title, language)
+
+
+def _trim_to_paragraphs(body: list[Line]) -> list[Line]:
+    """The body without short lines at either end: a heading stands between paragraphs.
+
+    The body run starts and ends on paragraphs, but a repeat or the title removed after
+    it was found can leave a short line at an end; cleaning the result again would then
+    judge that line outside the body, so stripping would not be idempotent.
+    """
+    first = next((i for i, line in enumerate(body) if line.content), len(body))
+    last = next((i for i in range(len(body) - 1, -1, -1) if body[i].content), -1)
+    return body[first : last + 1]
 
 
 def _label_inner_runs(inside: list[Line], reasons: dict[int, str]) -> None:
@@ -369,7 +383,10 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     if not body:
         return
     # A standfirst comes before the paragraph that repeats it, at the top of the story.
-    lead_end = body[min(len(body), LEAD_PARAGRAPHS) - 1].no
+    # Paragraphs are counted, not headings, so that a heading removed later (the title
+    # printed again) does not move the lead and make a second cleaning differ.
+    paragraphs = [line for line in body if line.content] or body
+    lead_end = paragraphs[min(len(paragraphs), LEAD_PARAGRAPHS) - 1].no
     keyed = [(other.no, len(other.text), normalise(other.text)) for other in body]
     for line in lines:
         if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:

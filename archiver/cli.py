@@ -356,3 +356,28 @@ def fetch_command(
         failed = failed or ingested.failed > 0
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@DB_OPTION
+@click.option(
+    "--clean-dir",
+    default="clean",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of clean .txt files to bring up to date.",
+)
+def reprocess(db: str, clean_dir: str) -> None:
+    """Re-strip learned site templates from older articles and relink duplicates.
+
+    Lines the archive has since learned to be a site's template are removed (reason
+    'template'), and every article whose text changed is compared with the archive again.
+    """
+    if not Path(db).exists():
+        raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
+    from . import dedupe
+
+    try:
+        click.echo(dedupe.reprocess(db, clean_dir), err=True)
+    except store_errors() as exc:
+        raise click.ClickException(f"cannot write the archive {db}: {exc}") from None

@@ -28,6 +28,7 @@ the outcome does not depend on the order in which copies arrive.
 from __future__ import annotations
 
 import math
+import os
 import re
 import zlib
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from . import templates
+from . import store, templates
 from .models import Article
 
 # --- Parameters (the only place they are set) -------------------------------------------
@@ -52,7 +53,7 @@ FULL_BANDS, FULL_ROWS = 20, 3
 NUM_PERM = FULL_BANDS * FULL_ROWS
 #: One shingle in ANCHOR_EVERY is an anchor; MIN_SHARED_ANCHORS shared anchors make a
 #: candidate. A shared passage of L shingles is found with probability
-#: 1 - e**-x (1 + x), x = L / ANCHOR_EVERY: 0.75 at 40 shingles, 0.96 at 80, 0.999 at 160.
+#: 1 - e**-x (1 + x), x = L / ANCHOR_EVERY: 0.71 at 40 shingles, 0.96 at 80, 0.9995 at 160.
 ANCHOR_EVERY = 16
 MIN_SHARED_ANCHORS = 2
 #: Verified thresholds: a near-duplicate has shingle Jaccard at least MIN_JACCARD; an
@@ -68,6 +69,8 @@ MAX_MEMBERS_CHECKED = 12
 #: Changing any parameter above changes the signatures: bump this so that old rows are
 #: recognised (``archiver reprocess`` re-indexes them).
 PARAMS_VERSION = "5w-20x3-a16-v1"
+#: SQLite page cache of the writer's connection, in KiB.
+PAGE_CACHE_KIB = 65_536
 _SEED = 20190121
 
 _rng = np.random.default_rng(_SEED)
@@ -118,18 +121,22 @@ class Link:
     similarity: float | None
 
 
-def _word_hash(word: str) -> int:
-    value = _word_cache.get(word)
-    if value is None:
+def _word_hashes(words: list[str]) -> list[int]:
+    """Stable 32-bit hashes of words (crc32, plus one so that none is zero), cached."""
+    values = list(map(_word_cache.get, words))
+    if None in values:
         if len(_word_cache) >= _WORD_CACHE_MAX:
             _word_cache.clear()
-        value = _word_cache[word] = zlib.crc32(word.encode("utf-8")) + 1
-    return value
+        for i, value in enumerate(values):
+            if value is None:
+                word = words[i]
+                values[i] = _word_cache[word] = zlib.crc32(word.encode("utf-8")) + 1
+    return values  # type: ignore[return-value]
 
 
 def shingle_hashes(text: str) -> np.ndarray:
     """64-bit hashes of the word shingles of a text, in reading order (may repeat)."""
-    words = np.fromiter((_word_hash(w) for w in _WORD.findall(text.lower())), dtype=np.uint64)
+    words = np.array(_word_hashes(_WORD.findall(text.lower())), dtype=np.uint64)
     if len(words) == 0:
         return words
     if len(words) < SHINGLE_WORDS:
@@ -145,6 +152,17 @@ def shingle_hashes(text: str) -> np.ndarray:
     return mixed
 
 
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique is several times slower on short arrays)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _minhash(hashes: np.ndarray, perms: int) -> np.ndarray:
     permuted = (hashes[:, None] * _PERM_A[:perms] + _PERM_B[:perms]) >> np.uint64(32)
     return permuted.min(axis=0).astype(np.uint32)
@@ -152,7 +170,7 @@ def _minhash(hashes: np.ndarray, perms: int) -> np.ndarray:
 
 def fingerprint(text: str) -> Fingerprint | None:
     """Shingles and signatures of a text; None when it has no words."""
-    shingles = np.unique(shingle_hashes(text))
+    shingles = _unique(shingle_hashes(text))
     if len(shingles) == 0:
         return None
     anchors = shingles[shingles % np.uint64(ANCHOR_EVERY) == 0].view(np.int64)
@@ -185,7 +203,10 @@ def is_duplicate(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
-    """Create the persisted MinHash and LSH tables if missing."""
+    """Create the persisted MinHash and LSH tables if missing; size the page cache."""
+    # The band and anchor indexes are probed at random keys: a page cache holding their
+    # inner pages keeps each probe to about one page read as the archive grows.
+    db.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
     db.execute(
         """create table if not exists minhash (
             seq integer primary key,
@@ -305,12 +326,14 @@ def _texts(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
 
 
 def _shingle_set(text: str) -> np.ndarray:
-    return np.unique(shingle_hashes(text))
+    return _unique(shingle_hashes(text))
 
 
 def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
     """Index one stored article and link it (and its cluster) to the cluster's canonical."""
-    row = db.execute("select text, raw_path from articles where id = ?", [article_id]).fetchone()
+    row = db.execute(
+        "select text, raw_path, duplicate_of from articles where id = ?", [article_id]
+    ).fetchone()
     if row is None:
         return None
     fp = fingerprint(row[0] or "")
@@ -333,6 +356,8 @@ def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
     members = {article_id}
     members.update(_copies_of(db, [article_id]))
     members.update(_choose_cluster(db, article_id, scores, verdicts, shingle_sets))
+    if len(members) == 1 and row[2] is None:
+        return Link(article_id, None, None)  # a story of its own, already stored as such
     return _relink(db, sorted(members), article_id, shingle_sets)
 
 
@@ -470,46 +495,77 @@ def after_save(
 ) -> list[Link]:
     """Link a raw file's freshly stored articles to the archive and learn site templates.
 
-    Runs in the writer right after ``store.save_articles``, in one transaction.
+    Runs in the writer right after ``store.save_articles``, inside the writer's batch
+    transaction (or its own). ``clean_dir`` is unused: clean files follow the articles
+    table through its clean outbox.
     """
     ensure_tables(db)
-    links = []
+    templates.ensure_tables(db)
+    if db.conn.in_transaction:  # the writer's batch: a savepoint per file costs time
+        return _link_saved(db, raw_path, articles)
     with db.atomic():
-        keep = {a.id for a in articles}
-        relink: list[str] = []
-        for gone in _orphans(db, raw_path, keep):
-            forget(db, gone)
-            relink.extend(_unlink_copies_of(db, gone))
-        for article in articles:
-            link = link_article(db, article.id)
-            # Linked first, so that copies of one story count once per site.
-            templates.observe(db, article)
-            if templates.apply(db, article.id, clean_dir):
-                link = link_article(db, article.id)
-            if link is not None:
-                links.append(link)
-        for copy in relink:
-            link_article(db, copy)
+        return _link_saved(db, raw_path, articles)
+
+
+def _link_saved(
+    db: sqlite_utils.Database, raw_path: str, articles: Sequence[Article]
+) -> list[Link]:
+    links = []
+    keep = {a.id for a in articles}
+    relink: list[str] = []
+    for gone in _orphans(db, raw_path, keep):
+        forget(db, gone)
+        relink.extend(_unlink_copies_of(db, gone))
+    for article in articles:
+        # Templates known so far are stripped before the article is indexed; it is
+        # counted after linking, so that copies of one story count once per site.
+        templates.apply(db, article.id)
+        link = link_article(db, article.id)
+        templates.observe(db, article)
+        if link is not None:
+            links.append(link)
+    for copy in relink:
+        link_article(db, copy)
     return links
 
 
-def reindex(db: sqlite_utils.Database, clean_dir: Path | None = None) -> tuple[int, int]:
+def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
     """Re-strip known site templates from older articles and relink what changed.
 
-    Also re-indexes articles whose signatures were made with other parameters.
-    Returns (articles re-stripped, articles relinked).
+    Also indexes articles without a signature or with one made with other parameters.
+    Returns (articles re-stripped, articles relinked). Flush the clean outbox afterwards.
     """
     ensure_tables(db)
+    templates.ensure_tables(db)
     stripped = relinked = 0
     ids = [r[0] for r in db.execute("select id from articles order by rowid")]
     for article_id in ids:
-        with db.atomic():
-            changed = templates.apply(db, article_id, clean_dir)
-            stale = db.execute(
-                "select params from minhash where article_id = ?", [article_id]
-            ).fetchone()
-            if changed or stale is None or stale[0] != PARAMS_VERSION:
-                link_article(db, article_id)
-                relinked += 1
-            stripped += changed
+        changed = templates.apply(db, article_id)
+        stale = db.execute(
+            "select params from minhash where article_id = ?", [article_id]
+        ).fetchone()
+        if changed or stale is None or stale[0] != PARAMS_VERSION:
+            link_article(db, article_id)
+            relinked += 1
+        stripped += changed
     return stripped, relinked
+
+
+def reprocess(db_path: str | os.PathLike[str], clean_dir: str | os.PathLike[str] | None) -> str:
+    """Re-strip learned templates from an archive's older articles and relink them.
+
+    Returns the one-line summary the CLI prints.
+    """
+    db = store.open_db(db_path)
+    try:
+        with db.atomic():
+            stripped, relinked = reindex(db)
+        store.flush_clean_outbox(db, Path(clean_dir) if clean_dir is not None else None)
+        stories = db.execute("select count(*) from articles where duplicate_of is null").fetchone()
+        total = db.execute("select count(*) from articles").fetchone()
+    finally:
+        db.close()
+    return (
+        f"{stripped} articles re-stripped, {relinked} relinked; "
+        f"{total[0]} articles in {stories[0]} stories"
+    )

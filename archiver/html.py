@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import lxml.html
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement
@@ -65,6 +67,13 @@ LINK_LIST_SHARE = 0.8
 # Below this many words trafilatura's result is "too little" and a fallback is tried.
 MIN_EXTRACTED_WORDS = 30
 _WHITESPACE = re.compile(r"\s+")
+# A DOCTYPE with an internal subset at the top of the document; no web page needs one,
+# and the entities it declares are what a "billion laughs" bomb expands.
+_DOCTYPE_SUBSET = re.compile(
+    r"\A\ufeff?\s*(?:<\?xml[^>]{0,500}>\s*)?(?:<!--.{0,2000}?-->\s*)*<!DOCTYPE[^>\[]{0,2000}\[",
+    re.IGNORECASE | re.DOTALL,
+)
+ENTITY_SCAN_CHARS = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,9 @@ def _drop(element: HtmlElement) -> None:
 
 def extract_html(html: str, url: str | None = None) -> Extraction:
     """Extract the article text and metadata of one HTML page; raise InputError if none."""
+    subset = _DOCTYPE_SUBSET.match(html)
+    if subset and "<!entity" in html[subset.end() : subset.end() + ENTITY_SCAN_CHARS].lower():
+        raise InputError("declares XML entities in its DOCTYPE (an entity bomb?); not expanded")
     tree = load_html(html)
     if tree is None:
         raise InputError("not parseable as HTML")
@@ -244,8 +256,22 @@ def article_from_html(doc: RawDoc) -> Article:
         whole_page=found.extractor == "text-dump",
     )
     if not page.body:
+        if too_deep(doc.text):
+            raise InputError("no article text found: HTML nested deeper than the parser allows")
         raise InputError("no article text found in the HTML")
     return _article(doc, found, page)
+
+
+def too_deep(html: str) -> bool:
+    """True when lxml stopped parsing the page at its nesting limit (256 levels).
+
+    libxml2 refuses deeper trees rather than recurse without bound, so whatever lies
+    below that depth is lost; saying so beats a bare "no article text".
+    """
+    parser = lxml.html.HTMLParser(recover=True)
+    with contextlib.suppress(etree.ParserError, ValueError):
+        lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
+    return any("depth" in str(error.message).lower() for error in parser.error_log)
 
 
 def _article(doc: RawDoc, found: Extraction, page: StrippedPage) -> Article:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 # enough to amortise the commit, small enough to hold the write lock briefly.
 BATCH_FILES = 200
 BATCH_SECONDS = 2.0
-# How long a writer waits for another ingest's batch before giving up.
-LOCK_WAIT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -259,15 +256,8 @@ class ArchiveWriter:
         if self.db.conn.in_transaction:
             return
         # IMMEDIATE takes the write lock now, so two ingests take turns per batch
-        # instead of failing on a lock upgrade; busy_timeout makes the wait quiet.
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
+        # instead of one failing on a lock upgrade; busy_timeout makes the wait quiet.
+        store.begin_immediate(self.db)
         self._started = time.monotonic()
 
 

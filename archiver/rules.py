@@ -244,6 +244,7 @@ MAX_TAG_FRAGMENT_WORDS = 4
 # Bullet markers that open list items.
 BULLET = re.compile(r"^[-•*·▪►»–—]\s+")
 
-SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+# Full-width stops end sentences in Chinese and Japanese.
+SENTENCE_END = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』）]*$")
 INNER_SENTENCE_END = re.compile(r"[a-z0-9\"'”’)\]][.!?][\"'”’»]?\s+[\"'“‘«]?[A-Z]")
 WORD = re.compile(r"\w+(?:[’'-]\w+)*")

@@ -6,11 +6,13 @@ Raw inputs are never modified; everything here only reads.
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import hashlib
 import io
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -42,8 +44,11 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 # Share of invalid bytes up to which a mostly-UTF-8 file is decoded with replacement
-# characters (a stray byte in a long page) instead of guessing a legacy encoding.
-MAX_INVALID_UTF8_SHARE = 0.001
+# characters (a stray byte in a long page, a download cut inside a character) instead of
+# guessing a legacy encoding. It is also needed that the valid multibyte characters are
+# at least as many as the invalid bytes: legacy text read as UTF-8 has almost none
+# (an accented cp1252 or cp1251 letter is followed by a letter, not a continuation byte).
+MAX_INVALID_UTF8_SHARE = 0.01
 
 # Legacy encodings in order of how common they are on the web, to break near-ties.
 LEGACY_PREFERENCE: tuple[str, ...] = (
@@ -76,26 +81,61 @@ def iter_raw_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a file's bytes as stored, refusing files over max_bytes."""
+    """Read a file's bytes as stored, refusing files over max_bytes and non-regular files."""
     try:
-        if path.is_dir():
-            raise InputError("is a folder")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"file too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise InputError(f"file too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
             data = handle.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise InputError("no such file") from None
-    except PermissionError:
-        raise InputError("permission denied") from None
-    except IsADirectoryError:
-        raise InputError("is a folder") from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+        raise InputError(os_error_reason(path, exc)) from None
     if len(data) > max_bytes:
         raise InputError(f"file too large (over {_mb(max_bytes)})")
     return data
+
+
+def open_regular(path: Path) -> io.BufferedReader:
+    """Open a regular file for reading; raise InputError for a FIFO, device, socket or folder.
+
+    The file is opened non-blocking and checked with fstat on the open descriptor, so a
+    FIFO with no writer cannot hang the run and a path swapped after a check cannot slip
+    through; reads of a regular file are unaffected by O_NONBLOCK.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError("is a folder")
+        if not stat.S_ISREG(mode):
+            raise InputError(f"not a regular file ({_file_kind(mode)})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def os_error_reason(path: Path, exc: OSError) -> str:
+    """A one-line reason for an operating-system error met while opening or reading a file."""
+    if exc.errno == errno.ENOENT:
+        return "no such file (a broken symbolic link)" if path.is_symlink() else "no such file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EISDIR:
+        return "is a folder"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def inflate(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -239,7 +279,10 @@ def _checked_text(text: str) -> str:
         controls = len(_CONTROL_CHARS.findall(sample))
         if controls / len(sample) > MAX_CONTROL_SHARE:
             raise InputError("binary file (control characters), not text")
-    return text.replace("\x00", "")
+    text = text.replace("\x00", "")
+    if not text.strip():
+        raise InputError("empty file")  # a byte-order mark, NULs or spaces only
+    return text
 
 
 def _mb(n: int) -> str:

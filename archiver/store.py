@@ -9,12 +9,15 @@ Tables:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+import sqlite3
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,8 @@ REMOVED_COLUMNS: dict[str, type] = {
 
 # Long enough to wait out another ingest's batch commit instead of failing.
 BUSY_TIMEOUT_MS = 30_000
+# How long a writer keeps retrying for the lock before it gives up with an error.
+LOCK_WAIT_SECONDS = 600
 MAX_SLUG_CHARS = 60
 
 
@@ -93,12 +98,51 @@ def now() -> str:
 
 
 def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
-    """Open (creating if needed) the archive database, with the schema in place."""
+    """Open (creating if needed) the archive database, with the schema in place.
+
+    Safe to call from several processes at once: the schema is checked and created
+    under the write lock, so two runs never race to create the same table.
+    """
     db = sqlite_utils.Database(Path(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.enable_wal()
-    ensure_schema(db)
+    _retry_locked(db.enable_wal)
+    with write_lock(db):
+        ensure_schema(db)
     return db
+
+
+@contextlib.contextmanager
+def write_lock(db: sqlite_utils.Database) -> Iterator[None]:
+    """A transaction that holds the write lock from its start (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes cannot wait for another writer
+    (SQLite refuses the upgrade at once); taking the lock first lets busy_timeout wait.
+    """
+    begin_immediate(db)
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
+def begin_immediate(db: sqlite_utils.Database) -> None:
+    """Start a transaction holding the write lock, waiting while another writer has it."""
+    _retry_locked(lambda: db.execute("BEGIN IMMEDIATE"))
+
+
+def _retry_locked(action: Callable[[], object], seconds: float = LOCK_WAIT_SECONDS) -> None:
+    """Run an action, retrying while another process holds the database lock."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import lang, sources, store
+from . import lang, sources
 from .chrome import describe_line, normalise
 from .models import Article
 
@@ -88,6 +88,8 @@ def _candidate_lines(text: str, language: str | None) -> list[tuple[int, str, bo
     paragraphs = _body_lines(text)
     found: dict[int, tuple[int, str, bool, int]] = {}
     for index, paragraph in enumerate(paragraphs):
+        if len(paragraph.split()) > MAX_TEMPLATE_WORDS:
+            continue  # cheap test first: most paragraphs are long
         line = describe_line(0, paragraph, stop)
         if line.content or line.words == 0 or line.words > MAX_TEMPLATE_WORDS:
             continue
@@ -98,24 +100,28 @@ def _candidate_lines(text: str, language: str | None) -> list[tuple[int, str, bo
 
 
 def _has_same_site_copy(db: sqlite_utils.Database, article_id: str, site: str) -> bool:
+    """True when another copy of this article's story was already counted for the site."""
     row = db.execute(
         "select coalesce(duplicate_of, id) from articles where id = ?", [article_id]
     ).fetchone()
     if row is None:
         return False
     root = row[0]
-    other = db.execute(
-        """select 1 from articles a join template_seen s
-             on s.article_id = a.id and s.site = ?
-           where (a.id = ? or a.duplicate_of = ?) and a.id != ? limit 1""",
-        [site, root, root, article_id],
+    # Two indexed lookups (the root, then its copies): an OR would scan the table.
+    copies = db.execute("select id from articles where duplicate_of = ?", [root]).fetchall()
+    others = [m for m in [root, *(r[0] for r in copies)] if m != article_id]
+    if not others:
+        return False
+    marks = ",".join("?" * len(others))
+    seen = db.execute(
+        f"select 1 from template_seen where site = ? and article_id in ({marks}) limit 1",
+        [site, *others],
     ).fetchone()
-    return other is not None
+    return seen is not None
 
 
 def observe(db: sqlite_utils.Database, article: Article) -> bool:
     """Count a stored article's candidate lines for its site; False if not counted."""
-    ensure_tables(db)
     site = site_of(article.site, article.source)
     if site is None:
         return False
@@ -146,8 +152,7 @@ def observe(db: sqlite_utils.Database, article: Article) -> bool:
 
 
 def known_templates(db: sqlite_utils.Database, site: str) -> set[int]:
-    """Keys of the lines that qualify as templates of a site."""
-    ensure_tables(db)
+    """Keys of the lines that qualify as templates of a site (tables must exist)."""
     rows = db.execute(
         """select l.line_key from template_lines l join template_sites s on s.site = l.site
            where l.site = ? and l.articles >= ? and l.articles >= ? * s.articles
@@ -189,27 +194,38 @@ def _body_line_numbers(
     return list(itertools.islice(free, count))
 
 
-def apply(db: sqlite_utils.Database, article_id: str, clean_dir: Path | None) -> bool:
-    """Strip the known templates of its site from one stored article; True if it changed."""
+def apply(db: sqlite_utils.Database, article_id: str) -> bool:
+    """Strip the known templates of its site from one stored article; True if it changed.
+
+    The clean file follows through the articles table's clean outbox.
+    """
     row = db.execute(
-        """select site, source, text, raw_path, extractor, title, published, clean_path
-           from articles where id = ?""",
+        "select site, source, text, raw_path, extractor from articles where id = ?",
         [article_id],
     ).fetchone()
     if row is None:
         return False
-    site, source, text, raw_path, extractor, title, published, clean_path = row
+    site, source, text, raw_path, extractor = row
     key = site_of(site, source)
     if key is None:
         return False
     known = known_templates(db, key)
+    if not known:
+        return False
     paragraphs = _body_lines(text or "")
-    hits = [i for i, p in enumerate(paragraphs) if line_key(p) in known]
-    if not known or not hits or len(hits) == len(paragraphs):
+    hits = [
+        i
+        for i, p in enumerate(paragraphs)
+        if len(p.split()) <= MAX_TEMPLATE_WORDS and line_key(p) in known
+    ]
+    if not hits or len(hits) == len(paragraphs):
         return False
     removed = {
         r[0]
-        for r in db.execute("select line_no from removed_lines where article_id = ?", [article_id])
+        for r in db.execute(
+            "select line_no from removed_lines where article_id = ? and stage = 'text'",
+            [article_id],
+        )
     }
     numbers = _body_line_numbers(raw_path, extractor, removed, len(paragraphs))
     kept = [p for i, p in enumerate(paragraphs) if i not in set(hits)]
@@ -218,20 +234,9 @@ def apply(db: sqlite_utils.Database, article_id: str, clean_dir: Path | None) ->
         "update articles set text = ?, word_count = ? where id = ?",
         [new_text, len(new_text.split()), article_id],
     )
-    db.table("removed_lines").insert_all(
-        (
-            {
-                "article_id": article_id,
-                "line_no": numbers[i],
-                "text": paragraphs[i],
-                "reason": TEMPLATE,
-            }
-            for i in hits
-        ),
-        pk=("article_id", "line_no"),
-        replace=True,
+    db.conn.executemany(
+        """insert or replace into removed_lines (article_id, stage, line_no, text, reason)
+           values (?, 'text', ?, ?, ?)""",
+        [(article_id, numbers[i], paragraphs[i], TEMPLATE) for i in hits],
     )
-    if clean_dir is not None and clean_path:
-        page = Article(article_id, raw_path, "", title, new_text, published, None, None, None, None)
-        store.write_atomic(clean_dir / clean_path, store.clean_file_text(page))
     return True

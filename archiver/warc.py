@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,13 +45,14 @@ class Skipped:
 def is_capture(path: Path) -> bool:
     """True when a file is a WARC or ARC capture, gzipped or not, judged by its content."""
     try:
-        with path.open("rb") as handle:
+        # Only regular files: a FIFO or a device must not block or stream forever here.
+        with sources.open_regular(path) as handle:
             head = handle.read(SNIFF_BYTES)
             if head[:2] == b"\x1f\x8b":
                 handle.seek(0)
                 with gzip.GzipFile(fileobj=handle) as inflated:
                     head = inflated.read(SNIFF_BYTES)
-    except (OSError, EOFError):
+    except (InputError, OSError, EOFError, zlib.error):
         return False
     return head.startswith((b"WARC/", b"filedesc://"))
 
@@ -124,6 +126,10 @@ def _record_doc(
         raise InputError(f"damaged record payload: {exc}") from None
     if len(data) > max_bytes:
         raise InputError(f"record too large (over {max_bytes // (1024 * 1024)} MB)")
+    # The payload ended before the record's Content-Length: the capture was cut short.
+    missing = getattr(record.raw_stream, "limit", 0)
+    if isinstance(missing, int) and missing > 0:
+        raise InputError(f"truncated record ({missing} of its {record.length} bytes missing)")
     text, encoding, warnings = sources.decode_bytes(data, declared=_charset(content_type))
     return RawDoc(
         path=str(path),

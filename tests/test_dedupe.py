@@ -1,0 +1,298 @@
+"""Each story once: exact copies, near-duplicates and excerpts linked; learned templates."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import archiver
+from archiver import dedupe, templates
+from archiver.cli import main
+
+from .conftest import SEED_NAMES, SEED_RAW
+
+SUBJECTS = [
+    "The minister", "A spokesman for the ministry", "The city council", "Local officials",
+    "The company", "Union leaders", "The port authority", "Residents of the old town",
+    "The mayor", "Two opposition deputies", "The regional governor", "Farmers in the valley",
+]  # fmt: skip
+VERBS = [
+    "said on Tuesday that", "warned on Monday that", "told reporters that",
+    "confirmed in a statement that", "argued at a meeting that", "wrote in a letter that",
+]  # fmt: skip
+OBJECTS = [
+    "the new bridge would open in the spring", "the budget for the schools had been cut",
+    "a decision on the harbour would come next month", "talks with the neighbours went well",
+    "prices for bread and milk had risen sharply", "the old railway line should be rebuilt",
+    "the flood defences were not ready for winter", "more buses would run to the airport",
+    "the hospital needed two hundred more nurses", "fishing quotas would be lowered again",
+    "a referendum on the tax was still possible", "the museum would close for repairs",
+]  # fmt: skip
+TEMPLATE_LINE = "Weekend Edition Highlights"
+QUOTE = '"We will keep talking with everyone," the spokesperson told reporters.'
+
+
+def made_up_story(seed: int, template_at: int | None = None, quote_at: int | None = None) -> str:
+    """A whole-page dump of a made-up story of one site ("Example Wire")."""
+    rng = random.Random(seed)
+    paragraphs = []
+    for _ in range(7):
+        sentences = [
+            f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}, "
+            f"and {rng.choice(OBJECTS)} by {rng.randint(2020, 2030)}."
+            for _ in range(2)
+        ]
+        paragraphs.append(" ".join(sentences))
+    paragraphs[0] = "BERLIN (Example Wire) - " + paragraphs[0]
+    if quote_at is not None:
+        paragraphs.insert(quote_at, QUOTE)
+    if template_at is not None:
+        paragraphs.insert(template_at, TEMPLATE_LINE)
+    title = f"Story number {seed} on the harbour, the schools and the budget"
+    chrome = ["Home", "News", "Sport", "Weather", title]
+    return "\n\n".join([*chrome, *paragraphs, "Copyright 2024 Example Wire."]) + "\n"
+
+
+def body_lines(raw: str) -> tuple[list[str], list[int]]:
+    """The raw lines of a dump and the indexes of its body paragraphs (as archiver finds them)."""
+    lines = raw.split("\n")
+    body = archiver.clean(raw).text.split("\n\n")
+    indexes = [i for i, line in enumerate(lines) if " ".join(line.split()) in body]
+    return lines, indexes
+
+
+def syndicated_copy(raw: str, excerpt: bool = False) -> str:
+    """A seed as another site runs it: a dateline added, the last paragraph dropped
+    (or only the first half kept), inside different chrome."""
+    lines, body = body_lines(raw)
+    first = body[0]
+    keep = body[: len(body) // 2] if excerpt else body[:-1]
+    copy = [
+        "Front page", "World", "Business", "Sign in",
+        "EXAMPLE GAZETTE",
+    ]  # fmt: skip
+    title = next(line for line in lines[:first] if len(line.split()) >= 4)
+    copy += ["", title, ""]
+    for n, i in enumerate(keep):
+        text = lines[i].strip()
+        copy += [("LISBON (Gazette Wire) - " + text) if n == 0 else text, ""]
+    copy += ["More from the Gazette", "Contact us", "(c) Example Gazette"]
+    return "\n".join(copy) + "\n"
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Query the archive with plain sqlite3."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def article_of(db: Path, raw_path: Path) -> tuple:
+    """(id, duplicate_of, similarity, text) of the article stored from one raw file."""
+    found = rows(
+        db,
+        "select id, duplicate_of, similarity, text from articles where raw_path = ?",
+        (str(raw_path),),
+    )
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_five_seeds_stay_five_stories(seeds_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    assert rows(db, "select count(*) from articles where duplicate_of is not null") == [(0,)]
+    assert len(rows(db, "select id from stories")) == len(SEED_NAMES) == 5
+    # The signatures are persisted for later runs.
+    assert rows(db, "select count(*) from minhash") == [(5,)]
+    assert rows(db, "select count(*) from lsh_bands")[0][0] == 5 * dedupe.FULL_BANDS
+
+
+def test_copy_with_dateline_and_dropped_paragraph_is_linked(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    seed = seeds_dir / f"{SEED_NAMES[0]}.txt"
+    copy = seeds_dir / "gazette_copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    seed_id, seed_dup, _, _ = article_of(db, seed)
+    _, copy_dup, similarity, copy_text = article_of(db, copy)
+    assert copy_text.startswith("LISBON (Gazette Wire) - ")
+    assert seed_dup is None and copy_dup == seed_id
+    assert 0.8 < similarity <= 1.0
+    assert len(rows(db, "select id from stories")) == 5
+
+
+def test_copy_ingested_in_a_later_run_is_linked(seeds_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
+    later = tmp_path / "later"
+    later.mkdir()
+    copy = later / "copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    archiver.ingest([later], db=db, clean_dir=None)
+    assert article_of(db, copy)[1] == article_of(db, seed)[0]
+    # A third run over everything changes no link.
+    before = rows(db, "select id, duplicate_of, similarity from articles order by id")
+    archiver.ingest([seeds_dir, later], db=db, clean_dir=None)
+    assert rows(db, "select id, duplicate_of, similarity from articles order by id") == before
+
+
+def test_canonical_does_not_depend_on_ingest_order(tmp_path: Path) -> None:
+    seed_text = (SEED_RAW / f"{SEED_NAMES[1]}.txt").read_text(encoding="utf-8")
+    copy_text = syndicated_copy(seed_text)
+    outcomes = []
+    for order in (("seed", "copy"), ("copy", "seed")):
+        db = tmp_path / f"{order[0]}-first.db"
+        for name in order:
+            folder = tmp_path / f"{order[0]}-first-{name}"
+            folder.mkdir()
+            (folder / f"{name}.txt").write_text(
+                seed_text if name == "seed" else copy_text, encoding="utf-8"
+            )
+            archiver.ingest([folder], db=db, clean_dir=None)
+        outcomes.append(
+            rows(
+                db,
+                """select published, word_count, duplicate_of is null from articles
+                   order by published is null, published, word_count desc""",
+            )
+        )
+    assert outcomes[0] == outcomes[1]
+    # The rule: earliest published, else the longest; the first row by that order.
+    assert [canonical for *_, canonical in outcomes[0]] == [1, 0]
+
+
+def test_excerpt_of_the_first_half_is_linked(seeds_dir: Path, tmp_path: Path) -> None:
+    seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
+    excerpt = seeds_dir / "excerpt.txt"
+    excerpt.write_text(
+        syndicated_copy(seed.read_text(encoding="utf-8"), excerpt=True), encoding="utf-8"
+    )
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    seed_id, _, _, seed_text = article_of(db, seed)
+    _, duplicate_of, similarity, excerpt_text = article_of(db, excerpt)
+    assert len(excerpt_text) < 0.7 * len(seed_text)  # really an excerpt
+    assert duplicate_of == seed_id and similarity > 0.8
+
+
+def test_exact_copy_elsewhere_is_linked_with_similarity_one(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    seed = seeds_dir / f"{SEED_NAMES[3]}.txt"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    # Same story, different bytes (a trailing newline), so a different article id.
+    (mirror / "same.txt").write_bytes(seed.read_bytes() + b"\n")
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir, mirror], db=db, clean_dir=None)
+    linked = rows(
+        db, "select duplicate_of, similarity from articles where duplicate_of is not null"
+    )
+    assert linked == [(article_of(db, seed)[0], 1.0)]
+
+
+def test_stories_view_counts_copies_and_lists_sources(seeds_dir: Path, tmp_path: Path) -> None:
+    seed = seeds_dir / f"{SEED_NAMES[0]}.txt"
+    raw = seed.read_text(encoding="utf-8")
+    (seeds_dir / "copy.txt").write_text(syndicated_copy(raw), encoding="utf-8")
+    (seeds_dir / "excerpt.txt").write_text(syndicated_copy(raw, excerpt=True), encoding="utf-8")
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    seed_id = article_of(db, seed)[0]
+    copies, sources = rows(db, "select copies, sources from stories where id = ?", (seed_id,))[0]
+    assert copies == 3
+    stored_sources = {
+        s for (s,) in rows(db, "select source from articles where id = ? or duplicate_of = ?",
+                           (seed_id, seed_id))
+    }  # fmt: skip
+    assert "Gazette Wire" in stored_sources
+    assert set(sources.split(", ")) == stored_sources
+    others = rows(db, "select copies from stories where id != ?", (seed_id,))
+    assert others == [(1,)] * 4
+
+
+def test_paragraph_printed_twice_is_kept_once(tmp_path: Path) -> None:
+    raw = (SEED_RAW / f"{SEED_NAMES[0]}.txt").read_text(encoding="utf-8")
+    lines, body = body_lines(raw)
+    pull_quote = lines[body[2]]
+    # The pull quote printed again further down, as pages print them.
+    doubled = [*lines[: body[4] + 1], "", pull_quote, *lines[body[4] + 1 :]]
+    article = archiver.clean("\n".join(doubled))
+    assert article.text.split("\n\n").count(pull_quote.strip()) == 1
+    assert [r.reason for r in article.removed if r.text == pull_quote.strip()] == ["duplicate"]
+    # The seed prints its title twice and repeats its standfirst: each is kept once.
+    assert article.title is not None and article.title not in article.text
+    first_paragraph = article.text.split("\n\n")[0]
+    assert article.text.count(first_paragraph[:80]) == 1
+
+
+def test_learned_template_is_stripped_but_a_repeated_quote_is_not(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    count = 10
+    for n in range(count):
+        page = made_up_story(n, template_at=2, quote_at=1 + n % 5)
+        (raw / f"story{n:02d}.txt").write_text(page, encoding="utf-8")
+    db = tmp_path / "a.db"
+    clean_dir = tmp_path / "clean"
+    result = CliRunner().invoke(
+        main, ["ingest", str(raw), "--db", str(db), "--clean-dir", str(clean_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    # Ten different stories, none linked to another.
+    assert rows(db, "select count(*) from stories") == [(count,)]
+    texts = [t for (t,) in rows(db, "select text from articles order by raw_path")]
+    # The first articles were stored before the line was known as the site's template...
+    assert TEMPLATE_LINE in texts[0]
+    # ...later ones had it stripped at ingest.
+    assert TEMPLATE_LINE not in texts[-1]
+    result = CliRunner().invoke(main, ["reprocess", "--db", str(db), "--clean-dir", str(clean_dir)])
+    assert result.exit_code == 0, result.output
+    assert "re-stripped" in result.output
+    texts = [t for (t,) in rows(db, "select text from articles order by raw_path")]
+    assert all(TEMPLATE_LINE not in t for t in texts)
+    assert all(QUOTE in t for t in texts)
+    removed = rows(db, "select text from removed_lines where reason = ?", (templates.TEMPLATE,))
+    assert removed == [(TEMPLATE_LINE,)] * count
+    clean_files = [p.read_text(encoding="utf-8") for p in sorted(clean_dir.glob("*.txt"))]
+    assert len(clean_files) == count
+    assert all(TEMPLATE_LINE not in text and QUOTE in text for text in clean_files)
+    # The counts live in the archive, so a new process knows the template.
+    assert rows(db, "select articles from template_sites") == [(count,)]
+
+
+def test_line_numbers_of_template_lines_point_into_the_raw_file(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for n in range(8):
+        (raw / f"s{n}.txt").write_text(made_up_story(100 + n, template_at=3), encoding="utf-8")
+    db = tmp_path / "a.db"
+    archiver.ingest([raw], db=db, clean_dir=None)
+    assert dedupe.reprocess(db, None).startswith(("0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 "))
+    for path, line_no, text in rows(
+        db,
+        """select a.raw_path, r.line_no, r.text from removed_lines r
+           join articles a on a.id = r.article_id where r.reason = 'template'""",
+    ):
+        assert Path(path).read_text(encoding="utf-8").split("\n")[line_no - 1] == text
+
+
+def test_reprocess_without_archive_is_one_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["reprocess", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code != 0
+    assert "no archive" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("similarity", [0.3, 0.5, 0.7, 0.9])
+def test_s_curve_is_monotonic_and_documented(similarity: float) -> None:
+    low = dedupe.candidate_probability(similarity, dedupe.FULL_BANDS, dedupe.FULL_ROWS)
+    high = dedupe.candidate_probability(similarity + 0.05, dedupe.FULL_BANDS, dedupe.FULL_ROWS)
+    assert 0.0 < low < high <= 1.0
+    assert f"{similarity:7.2f}" in dedupe.s_curve()

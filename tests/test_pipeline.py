@@ -1,0 +1,152 @@
+"""The pipeline under stress: parallel and distributed workers, concurrent ingests, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archiver.pipeline import ingest
+
+from .corpus import write_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """What a user would compare: articles, their links and removed lines, raw file statuses."""
+    with sqlite3.connect(db) as conn:
+        return {
+            "articles": conn.execute(
+                "select id, raw_path, title, text, published, duplicate_of, clean_path from articles order by id"
+            ).fetchall(),
+            "removed": conn.execute(
+                "select article_id, stage, line_no, reason from removed_lines order by 1, 2, 3"
+            ).fetchall(),
+            "files": conn.execute(
+                "select path, sha256, status from raw_files order by path"
+            ).fetchall(),
+        }
+
+
+def check_consistent(db: Path, clean: Path) -> None:
+    """Integrity ok, and clean/ holds exactly one file per article with its text."""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        rows = dict(conn.execute("select clean_path, text from articles").fetchall())
+    files = {p.name for p in clean.glob("*.txt")}
+    assert files == set(rows)
+    for name in random.Random(0).sample(sorted(rows), min(20, len(rows))):
+        assert (clean / name).read_text(encoding="utf-8").split("\n", 2)[2] == rows[name] + "\n"
+    assert not list(clean.glob(".tmp-*"))
+
+
+def test_two_workers_store_what_one_worker_stores(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw, 60, copy_every=7)
+    ingest([raw], db=tmp_path / "one.db", clean_dir=tmp_path / "c1", workers=1)
+    ingest([raw], db=tmp_path / "two.db", clean_dir=tmp_path / "c2", workers=2)
+    one, two = snapshot(tmp_path / "one.db"), snapshot(tmp_path / "two.db")
+    assert one == two
+    assert sum(1 for a in one["articles"] if a[5]) == 8  # the copies are linked
+    check_consistent(tmp_path / "two.db", tmp_path / "c2")
+
+
+def test_dask_local_cluster_stores_what_a_local_run_stores(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    raw = tmp_path / "raw"
+    write_corpus(raw, 30, copy_every=6)
+    ingest([raw], db=tmp_path / "local.db", clean_dir=tmp_path / "c1", workers=1)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        ingest(
+            [raw],
+            db=tmp_path / "dask.db",
+            clean_dir=tmp_path / "c2",
+            scheduler=cluster.scheduler_address,
+        )
+    assert snapshot(tmp_path / "local.db") == snapshot(tmp_path / "dask.db")
+
+
+def _ingest_command(raw: list[Path], db: Path, clean: Path, workers: int = 1) -> list[str]:
+    return [
+        sys.executable, "-m", "archiver", "ingest", *map(str, raw),
+        "--db", str(db), "--clean-dir", str(clean), "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def test_two_concurrent_ingests_equal_one_ingest_of_the_union(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    paths = write_corpus(raw, 120, copy_every=9)
+    first, second, union = tmp_path / "first", tmp_path / "second", tmp_path / "union"
+    for folder, chosen in ((first, paths[:80]), (second, paths[40:]), (union, paths)):
+        folder.mkdir()
+        for path in chosen:
+            (folder / path.name).symlink_to(path)
+    # Both runs name files the same way: through links with the same names.
+    db, clean = tmp_path / "shared.db", tmp_path / "clean"
+    runs = [
+        subprocess.Popen(_ingest_command([folder], db, clean), stderr=subprocess.PIPE, text=True)
+        for folder in (first, second)
+    ]
+    errors = [run.communicate(timeout=300)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    assert not any("locked" in e or "Traceback" in e for e in errors)
+    ingest([union], db=tmp_path / "single.db", clean_dir=tmp_path / "single_clean")
+    got, want = snapshot(db), snapshot(tmp_path / "single.db")
+
+    def without_folder(rows: list[tuple]) -> list[tuple]:
+        return sorted((r[0], Path(r[1]).name, *r[2:]) for r in rows)
+
+    assert without_folder(got["articles"]) == without_folder(want["articles"])
+    assert got["removed"] == want["removed"]
+    check_consistent(db, clean)
+
+
+def test_ingest_killed_at_random_moments_finishes_exactly_once(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw, 2000, copy_every=50)
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    rng = random.Random(int(os.environ.get("ARCHIVER_KILL_SEED", "7")))
+    kills = 0
+    for _ in range(4):
+        run = subprocess.Popen(
+            _ingest_command([raw], db, clean, workers=2), stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(1.0, 6.0))
+        if run.poll() is None:
+            run.send_signal(signal.SIGKILL)
+            kills += 1
+        run.wait(timeout=60)
+    assert kills >= 2  # the runs really were cut short
+    final = subprocess.run(
+        _ingest_command([raw], db, clean, workers=2), capture_output=True, text=True, timeout=600
+    )
+    assert final.returncode == 0, final.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "select count(*), count(distinct raw_path) from articles"
+        ).fetchone() == (2000, 2000)
+        assert conn.execute("select status, count(*) from raw_files group by 1").fetchall() == [
+            ("ok", 2000)
+        ]
+        assert (
+            conn.execute("select count(*) from articles where duplicate_of is not null").fetchone()[
+                0
+            ]
+            == 39
+        )
+        assert conn.execute("select count(*) from clean_outbox").fetchone()[0] == 0
+    check_consistent(db, clean)
+    again = subprocess.run(
+        _ingest_command([raw], db, clean), capture_output=True, text=True, timeout=300
+    )
+    assert "0 ingested, 2000 unchanged, 0 failed" in again.stderr
