@@ -6,7 +6,7 @@ DB ?= archive.db
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: install ingest serve screenshots test lint format bench-dumps clean-output
+.PHONY: install ingest serve screenshots test lint format bench-dumps bench-throughput clean-output
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ install: $(VENV)/.installed  ## create .venv and install archiver with its dev t
 ingest: install  ## ingest raw/ into archive.db and clean/
 	$(BIN)/archiver ingest raw/ --db $(DB) --clean-dir clean
 
-serve: ingest  ## browse the archive in Datasette, read-only, on 127.0.0.1
-	$(BIN)/datasette serve -i $(DB) --metadata datasette.yml \
+serve: ingest  ## browse the archive in Datasette, read-only (mode=ro), on 127.0.0.1
+	$(BIN)/datasette serve $(DB) --metadata datasette.yml \
 		--template-dir templates --plugins-dir plugins --host $(HOST) --port $(PORT)
 
 screenshots: install  ## browse the seeds in headless Chromium; writes docs/screenshots/*.png
@@ -44,6 +44,9 @@ format: install
 
 bench-dumps: install  ## text-dump F1 on the development benchmark (needs BENCH=path/to/bench)
 	$(BIN)/python bench/quality.py --kinds dump $(if $(BENCH),--bench $(BENCH))
+
+bench-throughput: install  ## pages/s, ratios to the targets and peak memory (BENCH=path/to/bench)
+	$(BIN)/python bench/throughput.py $(if $(BENCH),--bench $(BENCH)) $(BENCH_ARGS)
 
 clean-output:  ## remove the archive and clean/ (raw/ is never touched)
 	rm -f $(DB) $(DB)-wal $(DB)-shm

@@ -5,10 +5,11 @@ The public API::
     import archiver
     article = archiver.clean(open("page.txt", "rb").read())
     summary = archiver.ingest(["raw/"], db="archive.db", clean_dir="clean")
+    changes = archiver.reprocess(db="archive.db", clean_dir="clean")
 """
 
 from .models import EXTRACTOR_VERSION, Article, InputError, Metadata, RawDoc, RemovedLine
-from .pipeline import IngestSummary, clean, ingest
+from .pipeline import IngestSummary, ReprocessSummary, clean, ingest, reprocess
 
 __all__ = [
     "EXTRACTOR_VERSION",
@@ -18,6 +19,8 @@ __all__ = [
     "Metadata",
     "RawDoc",
     "RemovedLine",
+    "ReprocessSummary",
     "clean",
     "ingest",
+    "reprocess",
 ]

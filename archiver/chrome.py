@@ -56,6 +56,8 @@ class StrippedPage:
 # body but a block of teasers does.
 CHROME_BASE_COST = 3.0
 CHROME_WORD_COST = 0.5
+# How much of a line is looked at to tell whether it is written in capitals.
+UPPER_SAMPLE_CHARS = 200
 # A paragraph needs this many words and some stopwords to count as running text.
 MIN_CONTENT_WORDS = 7
 MIN_STOP_SHARE = 0.12
@@ -96,7 +98,8 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     alpha = [t for t in tokens if t[0].isalpha()]
     capitalised = sum(1 for t in alpha if t[0].isupper())
     title_case = len(alpha) >= 3 and capitalised / len(alpha) >= 0.75
-    letters = lang.letters_of(text)
+    # Capitals are judged on the start of the line: a long line is all-caps or not early on.
+    letters = lang.letters_of(text[:UPPER_SAMPLE_CHARS])
     upper = len(letters) >= 4 and sum(map(str.isupper, letters)) / len(letters) > 0.8
     sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
     stop_ok = not stop or stop_share >= MIN_STOP_SHARE
@@ -117,11 +120,12 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
         return rules.NO_WORDS
     # A paragraph of running text is only judged by the copyright and credit rules.
     running_text = line.content and line.words >= 15
-    patterns = rules.STRONG_PATTERNS if running_text else rules.LINE_PATTERNS
-    combined = rules.STRONG_RULES if running_text else rules.ALL_RULES
-    match = combined.search(rules.BULLET.sub("", text))
-    if match and match.lastgroup:
-        return patterns[int(match.lastgroup[1:])][0]
+    ruleset = rules.STRONG_RULES if running_text else rules.ALL_RULES
+    reason = ruleset.reason(rules.BULLET.sub("", text))
+    if reason:
+        return reason
+    if is_notice(text):
+        return rules.NOTICE
     if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
         tokens = [t.lower() for t in rules.WORD.findall(text)]
         if all(t in rules.NAV_WORDS for t in tokens):
@@ -138,6 +142,32 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
     ):
         return rules.LIST
     return None
+
+
+def is_notice(text: str) -> bool:
+    """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
+    terms = {m.group(0).lower() for m in rules.NOTICE_TERMS.finditer(text)}
+    return len(terms) >= rules.MIN_NOTICE_TERMS and bool(rules.READER_ADDRESS.search(text))
+
+
+def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
+    """Grow each notice over the lines next to it that go on speaking to the reader about it.
+
+    A notice runs over several short paragraphs, each naming one or two of its terms.
+    """
+    # A sweep down then up reaches every line of a block of any length.
+    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+        for i in order:
+            line = lines[i]
+            if line.no in reasons or not _touches_notice(lines, i, reasons):
+                continue
+            if rules.NOTICE_TERMS.search(line.text) and rules.READER_ADDRESS.search(line.text):
+                reasons[line.no] = rules.NOTICE
+
+
+def _touches_notice(lines: list[Line], i: int, reasons: dict[int, str]) -> bool:
+    neighbours = lines[max(0, i - 1) : i] + lines[i + 1 : i + 2]
+    return any(reasons.get(n.no) == rules.NOTICE for n in neighbours)
 
 
 def _is_tag_list(text: str) -> bool:
@@ -209,6 +239,91 @@ def _label_other_language(lines: list[Line], reasons: dict[int, str], language: 
             reasons[no] = rules.OTHER_LANGUAGE
 
 
+def _label_trailing_sections(lines: list[Line], reasons: dict[int, str]) -> None:
+    """Label the comment thread and the teaser block below the article, to the page's end.
+
+    Comments and teaser standfirsts are running text, so the body run would go on
+    through them. A thread is recognised by its heading or by dated commenter lines, a
+    teaser block by its heading with headlines below; and only below some running text,
+    so that a comment count or a "most read" box near the title never cuts the article.
+    """
+    start = _comment_thread_start(lines)
+    if start is not None and _words_above(lines, start, reasons) >= rules.MIN_WORDS_ABOVE_COMMENTS:
+        for line in lines[start:]:
+            reasons.setdefault(line.no, rules.COMMENTS)
+    for start, end in _teaser_blocks(lines):
+        if _words_above(lines, start, reasons) >= rules.MIN_WORDS_ABOVE_COMMENTS:
+            for line in lines[start:end]:
+                reasons.setdefault(line.no, rules.RELATED)
+
+
+def _words_above(lines: list[Line], index: int, reasons: dict[int, str]) -> int:
+    return sum(ln.words for ln in lines[:index] if ln.content and ln.no not in reasons)
+
+
+def _resumes_article(lines: list[Line], i: int) -> bool:
+    """True when running text starts again: two paragraphs in a row."""
+    # One sentence between headlines is a teaser's standfirst, however long.
+    return lines[i].content and i + 1 < len(lines) and lines[i + 1].content
+
+
+def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
+    """(start, end) index ranges of teaser blocks: a heading, then headlines and standfirsts.
+
+    A block ends where running text resumes: a "Related stories" box set inside the
+    article is cut out and the article goes on after it.
+    """
+    blocks = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        below = lines[i + 1 : i + 1 + rules.TEASER_SECTION_LOOKAHEAD]
+        if (
+            line.content
+            or not rules.TEASER_SECTION_HEADING.match(line.text.strip())
+            or sum(not ln.content for ln in below) < rules.MIN_TEASERS_BELOW_HEADING
+        ):
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and not _resumes_article(lines, end):
+            end += 1
+        blocks.append((i, end))
+        i = end
+    return blocks
+
+
+def _comment_thread_start(lines: list[Line]) -> int | None:
+    commenters = [i for i in range(len(lines)) if _is_commenter(lines, i)]
+    for i, line in enumerate(lines):
+        text = line.text.strip()
+        if rules.COMMENT_THREAD_HEADING.match(text) and not line.content:
+            return i
+        near = [c for c in commenters if i <= c <= i + rules.COMMENTER_LOOKAHEAD]
+        if rules.COMMENT_COUNT_HEADING.match(text) and near:
+            return i
+        if i in commenters and len(near) >= 2:
+            return i
+    return None
+
+
+def _is_commenter(lines: list[Line], i: int) -> bool:
+    """A 'NAME says:' line dated in itself or on the next line."""
+    line = lines[i]
+    if line.words > 16 or not rules.COMMENTER.match(line.text.strip()):
+        return False
+    if _DIGIT.search(line.text) and _has_date_or_time(line.text):
+        return True
+    following = lines[i + 1].text if i + 1 < len(lines) else ""
+    return _has_date_or_time(following) and len(following.split()) <= 10
+
+
+def _has_date_or_time(text: str) -> bool:
+    return _is_date_line(text) or bool(
+        re.search(r"\b\d{1,2}:\d{2}\b|\b\d+\s+(minutes?|hours?|days?|weeks?)\s+ago\b", text)
+    )
+
+
 def body_segment(lines: list[Line], reasons: dict[int, str]) -> tuple[int, int]:
     """Indices (first, last) of the maximum-sum run of line scores: the article body."""
     best_sum, best = 0.0, (0, -1)
@@ -264,6 +379,7 @@ def strip_chrome(
         reason = rule_reason(line, whole_page)
         if reason:
             reasons[line.no] = reason
+    _extend_notices(lines, reasons)
     _label_other_language(lines, reasons, language)
     suffixes = site_suffixes(lines) if whole_page else set()
     for line in lines:
@@ -276,6 +392,7 @@ def strip_chrome(
             reasons[line.no] = rules.CAPTION
 
     if whole_page:
+        _label_trailing_sections(lines, reasons)
         first, last = body_segment(lines, reasons)
         inside = lines[first : last + 1]
         _label_inner_runs(inside, reasons)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from . import pipeline, sources, store
 from . import workers as workers_module
 from .models import Article
+
+T = TypeVar("T")
 
 DB_OPTION = click.option(
     "--db",
@@ -73,16 +78,9 @@ def ingest(
     outcomes = pipeline.iter_ingest(files, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
     try:
-        if sys.stderr.isatty():
-            with click.progressbar(
-                outcomes, length=len(files), label="ingesting", file=sys.stderr, show_pos=True,
-                show_eta=True, item_show_func=lambda o: o.record.path[-40:] if o else None,
-            ) as bar:  # fmt: skip
-                for outcome in bar:
-                    tally.add(_report(outcome, bar))
-        else:
-            for outcome in outcomes:
-                tally.add(_report(outcome, None))
+        with progress(outcomes, len(files), "ingesting") as (bar, shown):
+            for outcome in shown:
+                tally.add(_report(outcome, bar))
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
@@ -117,10 +115,39 @@ def _report(outcome: pipeline.FileOutcome, bar: object) -> pipeline.FileOutcome:
     lines += [f"failed: {r.path}: {r.error}" for r in outcome.record_failures]
     lines += [f"warning: {outcome.record.path}: {w}" for w in outcome.warnings]
     for line in lines:
-        if bar is not None:
-            click.echo("\r\033[K", nl=False, err=True)
-        click.echo(line, err=True)
+        _echo_above(bar, line)
     return outcome
+
+
+@contextlib.contextmanager
+def progress(items: Iterable[T], length: int, label: str) -> Iterator[tuple[Any, Iterable[T]]]:
+    """A progress bar with rate and ETA over items when stderr is a terminal, else none."""
+    if not sys.stderr.isatty():
+        yield None, items
+        return
+    with click.progressbar(
+        items, length=length, label=label, file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+        yield bar, bar
+
+
+def _echo_above(bar: object, line: str) -> None:
+    """Print a line on stderr, above the progress bar when one is drawn."""
+    if bar is not None and sys.stderr.isatty():
+        click.echo("\r\033[K", nl=False, err=True)
+    click.echo(one_line(line), err=True)
+
+
+# Line breaks and other control characters, as repr() escapes them: a file name may hold
+# a newline, and a message must stay one line per file.
+_CONTROL_ESCAPES = {
+    code: repr(chr(code))[1:-1] for code in (*range(32), *range(127, 160), 0x2028, 0x2029)
+}
+
+
+def one_line(text: str) -> str:
+    """Text with its line breaks and control characters escaped, so it prints as one line."""
+    return text.translate(_CONTROL_ESCAPES)
 
 
 @main.command("clean")
@@ -133,7 +160,7 @@ def clean_command(files: tuple[str, ...], as_json: bool) -> None:
         outcome = pipeline.process_file(Path(name))
         if outcome.status == pipeline.FAILED:
             failed += 1
-            click.echo(f"failed: {name}: {outcome.record.error}", err=True)
+            click.echo(one_line(f"failed: {name}: {outcome.record.error}"), err=True)
             if as_json:
                 error = {"path": name, "error": outcome.record.error, "text": ""}
                 click.echo(json.dumps(error, ensure_ascii=False))
@@ -367,17 +394,50 @@ def fetch_command(
     type=click.Path(file_okay=False),
     help="Folder of clean .txt files to bring up to date.",
 )
-def reprocess(db: str, clean_dir: str) -> None:
-    """Re-strip learned site templates from older articles and relink duplicates.
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes for extraction [default: the number of cores].",
+)
+@click.option(
+    "--only-outdated",
+    is_flag=True,
+    help="Only raw files last cleaned by another extractor version.",
+)
+def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool) -> None:
+    """Re-derive every article and clean file from raw/ with the current extractor.
 
-    Lines the archive has since learned to be a site's template are removed (reason
-    'template'), and every article whose text changed is compared with the archive again.
+    Raw files are read again (never refetched); articles keep their ids, learned site
+    templates are stripped (reason 'template') and duplicates are linked again. A raw
+    file missing from disk or failing now keeps what the archive holds of it.
     """
     if not Path(db).exists():
         raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
-    from . import dedupe
-
+    database = store.open_db(db)
     try:
-        click.echo(dedupe.reprocess(db, clean_dir), err=True)
+        count = len(pipeline.stored_raw_paths(database, only_outdated))
+    finally:
+        database.close()
+    if workers is None:
+        workers = pipeline_workers(count)
+    items = pipeline.iter_reprocess(db, clean_dir, workers=workers, only_outdated=only_outdated)
+    counts = dict.fromkeys(("files", "changed", "unchanged", "added", "dropped"), 0)
+    failed = missing = 0
+    try:
+        with progress(items, count, "reprocessing") as (bar, shown):
+            for item in shown:
+                counts["files"] += 1
+                for kind in ("changed", "unchanged", "added", "dropped"):
+                    counts[kind] += len(getattr(item, kind))
+                if item.outcome.status == pipeline.FAILED:
+                    missing += item.missing
+                    failed += not item.missing
+                    reason = "missing from disk" if item.missing else item.outcome.record.error
+                    _echo_above(bar, f"kept as stored: {item.outcome.record.path}: {reason}")
+    except KeyboardInterrupt:
+        click.echo("interrupted: run again to finish", err=True)
+        sys.exit(130)
     except store_errors() as exc:
         raise click.ClickException(f"cannot write the archive {db}: {exc}") from None
+    summary = pipeline.ReprocessSummary(failed=failed, missing=missing, **counts)
+    click.echo(summary.line(), err=True)

@@ -28,17 +28,18 @@ the outcome does not depend on the order in which copies arrive.
 from __future__ import annotations
 
 import math
-import os
 import re
+import weakref
 import zlib
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
-from . import store, templates
+from . import templates
 from .models import Article
 
 # --- Parameters (the only place they are set) -------------------------------------------
@@ -62,9 +63,15 @@ MIN_SHARED_ANCHORS = 2
 MIN_JACCARD = 0.5
 MIN_CONTAINMENT = 0.75
 MIN_EXCERPT_SHINGLES = 25
+#: An excerpt's shared passage is centred within this share of the longer text (a site
+#: runs the start of a story; a block found at the foot of a page is chrome).
+MAX_EXCERPT_MIDDLE = 0.5
+#: Two stories an article copies both are one story when the canonical of one shares
+#: this much of the shorter text with the other (a copy that gained or lost chrome).
+MIN_BRIDGE_CONTAINMENT = 0.5
 #: Candidates verified per article at most, best agreement first; cluster members
 #: checked at most when joining a cluster.
-MAX_CANDIDATES = 50
+MAX_CANDIDATES = 16
 MAX_MEMBERS_CHECKED = 12
 #: Changing any parameter above changes the signatures: bump this so that old rows are
 #: recognised (``archiver reprocess`` re-indexes them).
@@ -170,7 +177,7 @@ def _minhash(hashes: np.ndarray, perms: int) -> np.ndarray:
 
 def fingerprint(text: str) -> Fingerprint | None:
     """Shingles and signatures of a text; None when it has no words."""
-    shingles = _unique(shingle_hashes(text))
+    shingles = _shingle_set(text)
     if len(shingles) == 0:
         return None
     anchors = shingles[shingles % np.uint64(ANCHOR_EVERY) == 0].view(np.int64)
@@ -194,12 +201,43 @@ def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return common / (len(a) + len(b) - common), common / min(len(a), len(b))
 
 
-def is_duplicate(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when two shingle sets are copies of one story: near-duplicate or excerpt."""
+def is_duplicate(
+    a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np.ndarray] | None = None
+) -> bool:
+    """True when two shingle sets are copies of one story: near-duplicate or excerpt.
+
+    ``ordered(i)`` gives text i's shingles in reading order (0 for a, 1 for b). With
+    it, an excerpt must also lie mostly in the first half of the longer text, as a site
+    running the start of a story does; a block of chrome that a page prints at its
+    foot (a disclaimer, a notice) is contained in it too, but at the end.
+    """
     jaccard, containment = overlap(a, b)
-    return jaccard >= MIN_JACCARD or (
-        containment >= MIN_CONTAINMENT and min(len(a), len(b)) >= MIN_EXCERPT_SHINGLES
-    )
+    if jaccard >= MIN_JACCARD:
+        return True
+    if containment < MIN_CONTAINMENT or min(len(a), len(b)) < MIN_EXCERPT_SHINGLES:
+        return False
+    if ordered is None:
+        return True
+    longer_index = 0 if len(a) >= len(b) else 1
+    longer, shorter = ordered(longer_index), (b if longer_index == 0 else a)
+    shared_at = np.flatnonzero(np.isin(longer, shorter))
+    # The middle of the shared passage, not its first shingle: a stock phrase early in
+    # the longer text is shared by chance.
+    return bool(len(shared_at)) and bool(np.median(shared_at) <= MAX_EXCERPT_MIDDLE * len(longer))
+
+
+def _reading_order(
+    db: sqlite_utils.Database, ids: tuple[str, str], cache: dict[str, np.ndarray]
+) -> Callable[[int], np.ndarray]:
+    """A loader of the two articles' shingles in reading order, computed once each."""
+
+    def load(index: int) -> np.ndarray:
+        key = ids[index]
+        if key not in cache:
+            cache[key] = shingle_hashes(_texts(db, [key]).get(key, ""))
+        return cache[key]
+
+    return load
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
@@ -325,8 +363,24 @@ def _texts(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
     return dict(db.execute(f"select id, text from articles where id in ({marks})", ids).fetchall())
 
 
+# Shingle sets of recently seen texts: copies of one story are compared with the same
+# few articles again and again. Keyed by the text itself (its hash and length), so an
+# article whose text changed is never served a stale set.
+_SHINGLE_CACHE: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+SHINGLE_CACHE_TEXTS = 8192
+
+
 def _shingle_set(text: str) -> np.ndarray:
-    return _unique(shingle_hashes(text))
+    key = (hash(text), len(text))
+    found = _SHINGLE_CACHE.get(key)
+    if found is not None:
+        _SHINGLE_CACHE.move_to_end(key)
+        return found
+    shingles = _unique(shingle_hashes(text))
+    _SHINGLE_CACHE[key] = shingles
+    if len(_SHINGLE_CACHE) > SHINGLE_CACHE_TEXTS:
+        _SHINGLE_CACHE.popitem(last=False)
+    return shingles
 
 
 def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
@@ -346,11 +400,14 @@ def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
     for missing in set(candidates) - set(texts):
         forget(db, missing)  # a signature left by an article deleted since
     shingle_sets = {article_id: fp.shingles}
+    ordered: dict[str, np.ndarray] = {}
     verdicts: dict[str, bool] = {}
     scores: dict[str, float] = {}
     for other, other_text in texts.items():
         shingle_sets[other] = _shingle_set(other_text)
-        verdicts[other] = is_duplicate(fp.shingles, shingle_sets[other])
+        verdicts[other] = is_duplicate(
+            fp.shingles, shingle_sets[other], _reading_order(db, (article_id, other), ordered)
+        )
         if verdicts[other]:
             scores[other] = overlap(fp.shingles, shingle_sets[other])[0]
     members = {article_id}
@@ -393,8 +450,10 @@ def _choose_cluster(
     """The members of the one cluster the article joins, or [] if it starts its own.
 
     Clusters are tried by their best Jaccard with the article; one is joined when the
-    article verifies against a majority of its members. An article never bridges two
-    clusters, and a block of chrome shared with one member does not pull it in.
+    article verifies against one of its members and is close to most of them, so a
+    block of chrome shared with one member does not pull it in. A second cluster the
+    article also copies is merged in only when the two stories are close themselves:
+    an article never bridges two distinct stories.
     """
     roots = _roots(db, scores)
     best: dict[str, float] = {}
@@ -402,19 +461,55 @@ def _choose_cluster(
         root = roots.get(other, other)
         if root != article_id:
             best[root] = max(best.get(root, 0.0), score)
+    joined: list[str] = []
+    joined_root = None
     for root in sorted(best, key=lambda r: (-best[r], r)):
         members = [root, *(m for m in _copies_of(db, [root]) if m != article_id)]
         checked = members[:MAX_MEMBERS_CHECKED]
-        agree = 0
+        agree = close = 0
         for member in checked:
             if member not in verdicts:
-                if member not in shingle_sets:
-                    shingle_sets[member] = _shingle_set(_texts(db, [member]).get(member, ""))
-                verdicts[member] = is_duplicate(shingle_sets[article_id], shingle_sets[member])
+                _load_shingles(db, member, shingle_sets)
+                verdicts[member] = is_duplicate(
+                    shingle_sets[article_id],
+                    shingle_sets[member],
+                    _reading_order(db, (article_id, member), {}),
+                )
             agree += verdicts[member]
-        if 2 * agree > len(checked):
-            return members
-    return []
+            close += verdicts[member] or _close(shingle_sets[article_id], shingle_sets[member])
+        # One copy verified, and most of the story's copies close to the article: copies
+        # that gained or lost some chrome still count, a chrome block shared once does not.
+        if not agree or 2 * close <= len(checked):
+            continue
+        if joined_root is None:
+            joined, joined_root = members, root
+        elif _same_story(db, joined_root, root, shingle_sets):
+            # The article is a copy of both stories, and the two are close enough to be
+            # one story whose copies lost or gained text: they were split, not distinct.
+            joined += members
+    return joined
+
+
+def _load_shingles(
+    db: sqlite_utils.Database, article_id: str, shingle_sets: dict[str, np.ndarray]
+) -> np.ndarray:
+    if article_id not in shingle_sets:
+        shingle_sets[article_id] = _shingle_set(_texts(db, [article_id]).get(article_id, ""))
+    return shingle_sets[article_id]
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the shorter of two texts shares at least MIN_BRIDGE_CONTAINMENT with the other."""
+    return (
+        overlap(a, b)[1] >= MIN_BRIDGE_CONTAINMENT and min(len(a), len(b)) >= MIN_EXCERPT_SHINGLES
+    )
+
+
+def _same_story(
+    db: sqlite_utils.Database, root: str, other: str, shingle_sets: dict[str, np.ndarray]
+) -> bool:
+    """True when two clusters that one article copies share most of the shorter text."""
+    return _close(_load_shingles(db, root, shingle_sets), _load_shingles(db, other, shingle_sets))
 
 
 def canonical_key(published: str | None, word_count: int | None, seq: int | None) -> tuple:
@@ -487,6 +582,18 @@ def _unlink_copies_of(db: sqlite_utils.Database, gone: str) -> list[str]:
     return copies
 
 
+# Archives whose dedupe and template tables this process has already made sure of.
+_PREPARED: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
+
+
+def _prepare(db: sqlite_utils.Database) -> None:
+    """Create the dedupe and template tables once per open archive, not once per file."""
+    if db not in _PREPARED:
+        ensure_tables(db)
+        templates.ensure_tables(db)
+        _PREPARED.add(db)
+
+
 def after_save(
     db: sqlite_utils.Database,
     raw_path: str,
@@ -499,8 +606,7 @@ def after_save(
     transaction (or its own). ``clean_dir`` is unused: clean files follow the articles
     table through its clean outbox.
     """
-    ensure_tables(db)
-    templates.ensure_tables(db)
+    _prepare(db)
     if db.conn.in_transaction:  # the writer's batch: a savepoint per file costs time
         return _link_saved(db, raw_path, articles)
     with db.atomic():
@@ -549,23 +655,3 @@ def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
             relinked += 1
         stripped += changed
     return stripped, relinked
-
-
-def reprocess(db_path: str | os.PathLike[str], clean_dir: str | os.PathLike[str] | None) -> str:
-    """Re-strip learned templates from an archive's older articles and relink them.
-
-    Returns the one-line summary the CLI prints.
-    """
-    db = store.open_db(db_path)
-    try:
-        with db.atomic():
-            stripped, relinked = reindex(db)
-        store.flush_clean_outbox(db, Path(clean_dir) if clean_dir is not None else None)
-        stories = db.execute("select count(*) from articles where duplicate_of is null").fetchone()
-        total = db.execute("select count(*) from articles").fetchone()
-    finally:
-        db.close()
-    return (
-        f"{stripped} articles re-stripped, {relinked} relinked; "
-        f"{total[0]} articles in {stories[0]} stories"
-    )

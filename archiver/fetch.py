@@ -12,7 +12,6 @@ later run skips what is done and an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
 import time
 from collections import Counter
@@ -25,10 +24,8 @@ from urllib.parse import urljoin
 
 import httpx
 import sqlite_utils
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
-from . import store
+from . import store, warc
 from .robots import (
     ALLOW_ALL,
     HostGate,
@@ -155,40 +152,11 @@ class FetchError(Exception):
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """One HTTP request as sent and its response as received."""
-
-    url: str
-    request_target: str
-    request_headers: tuple[tuple[str, str], ...]
-    http_version: str
-    status: int
-    reason_phrase: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    truncated: bool
-    started: dt.datetime
-    elapsed: float
-    ip: str | None
-
-    def header(self, name: str) -> str | None:
-        """The first response header called ``name`` (any case), or None."""
-        lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
-
-    @property
-    def content_type(self) -> str | None:
-        """The media type of the response, without parameters, in lower case."""
-        value = self.header("content-type")
-        return value.split(";", 1)[0].strip().lower() if value else None
-
-
-@dataclass(frozen=True)
 class Capture:
     """What a worker brings back for one URL: its result and the exchange to archive."""
 
     result: FetchResult
-    exchange: Exchange | None = None
+    exchange: warc.Exchange | None = None
     redirects: tuple[str, ...] = ()
 
 
@@ -269,10 +237,10 @@ class Fetcher:
             )
         return target
 
-    def _archivable(self, exchange: Exchange) -> bool:
+    def _archivable(self, exchange: warc.Exchange) -> bool:
         return self.options.all_types or exchange.content_type in HTML_TYPES
 
-    def exchange(self, url: str, archive_body: bool, body_cap: int | None = None) -> Exchange:
+    def exchange(self, url: str, archive_body: bool, body_cap: int | None = None) -> warc.Exchange:
         """One GET with retries on connection errors, timeouts, 429 and 5xx."""
         host = host_of(url)
         options = self.options
@@ -304,7 +272,7 @@ class Fetcher:
             self.gate.hold(host, max(options.backoff * 2**attempt, retry_after or 0.0))
         raise AssertionError("unreachable")
 
-    def _attempt(self, url: str, archive_body: bool, body_cap: int | None) -> Exchange:
+    def _attempt(self, url: str, archive_body: bool, body_cap: int | None) -> warc.Exchange:
         started = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         with self.client.stream("GET", url) as response:
@@ -325,7 +293,7 @@ class Fetcher:
                 cap = 0
             body, truncated = _read_capped(response, cap, self.stop)
             request = response.request
-            return Exchange(
+            return warc.Exchange(
                 url=url,
                 request_target=request.url.raw_path.decode("ascii"),
                 request_headers=tuple(
@@ -405,126 +373,6 @@ def _server_ip(response: httpx.Response) -> str | None:
     return str(address[0]) if address else None
 
 
-class WarcFiles:
-    """Rotating ``.warc.gz`` files of one run: each new, none ever reopened or rewritten."""
-
-    def __init__(self, out_dir: Path, max_bytes: int, user_agent: str) -> None:
-        self.out_dir = out_dir
-        self.max_bytes = max_bytes
-        self.user_agent = user_agent
-        self.stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-        self.counter = 0
-        self.paths: list[Path] = []
-        self._handle: io.BufferedWriter | None = None
-        self._size = 0
-
-    def write(self, capture: Capture) -> str:
-        """Append one capture's records; returns the path of the WARC file holding them."""
-        data = capture_records(capture)
-        if self._handle is None or (self._size and self._size + len(data) > self.max_bytes):
-            self._open_next()
-        assert self._handle is not None
-        # One write of whole gzip members, so a crash never leaves half a record behind.
-        self._handle.write(data)
-        self._handle.flush()
-        self._size += len(data)
-        return str(self.paths[-1])
-
-    def _open_next(self) -> None:
-        self.close()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            path = self.out_dir / f"archiver-{self.stamp}-{self.counter:05d}.warc.gz"
-            self.counter += 1
-            try:
-                handle = open(path, "xb")  # noqa: SIM115 - kept open across writes
-            except FileExistsError:
-                continue
-            break
-        buffer = io.BytesIO()
-        writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
-        info = {
-            "software": f"archiver/{__version__} (warcio, httpx)",
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "http-header-user-agent": self.user_agent,
-            "robots": "obey",
-        }
-        writer.write_record(writer.create_warcinfo_record(path.name, info))
-        handle.write(buffer.getvalue())
-        self._handle, self._size = handle, buffer.tell()
-        self.paths.append(path)
-
-    def close(self) -> None:
-        """Close the current file."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def capture_records(capture: Capture) -> bytes:
-    """The request, response and metadata records of one capture, gzipped, as bytes."""
-    exchange = capture.exchange
-    assert exchange is not None
-    buffer = io.BytesIO()
-    writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
-    date = exchange.started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    common = {"WARC-Date": date}
-    if exchange.ip:
-        common["WARC-IP-Address"] = exchange.ip
-    response_headers = dict(common)
-    if exchange.truncated:
-        response_headers["WARC-Truncated"] = "length"
-    # httpx hands over the body de-chunked: keep the header, under a name that says so.
-    headers = [
-        (f"X-Archive-Orig-{k}" if k.lower() == "transfer-encoding" else k, v)
-        for k, v in exchange.headers
-    ]
-    response = writer.create_warc_record(
-        exchange.url,
-        "response",
-        payload=io.BytesIO(exchange.body),
-        length=len(exchange.body),
-        warc_headers_dict=response_headers,
-        http_headers=StatusAndHeaders(
-            f"{exchange.status} {exchange.reason_phrase}".strip(),
-            headers,
-            protocol=exchange.http_version,
-        ),
-    )
-    request = writer.create_warc_record(
-        exchange.url,
-        "request",
-        warc_headers_dict=dict(common),
-        http_headers=StatusAndHeaders(
-            f"GET {exchange.request_target} {exchange.http_version}",
-            list(exchange.request_headers),
-            is_http_request=True,
-        ),
-    )
-    response_id = response.rec_headers.get_header("WARC-Record-ID")
-    request.rec_headers.add_header("WARC-Concurrent-To", response_id)
-    fields = [
-        f"fetchTimeMs: {round(exchange.elapsed * 1000)}",
-        *(f"via: {hop}" for hop in capture.redirects),
-        f"requestedURL: {capture.result.url}",
-    ]
-    if exchange.truncated:
-        fields.append(f"truncatedAtBytes: {len(exchange.body)}")
-    payload = ("\r\n".join(fields) + "\r\n").encode("utf-8")
-    metadata = writer.create_warc_record(
-        exchange.url,
-        "metadata",
-        payload=io.BytesIO(payload),
-        length=len(payload),
-        warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
-        warc_content_type="application/warc-fields",
-    )
-    for record in (request, response, metadata):
-        writer.write_record(record)
-    return buffer.getvalue()
-
-
 def open_fetch_db(path: str | Path) -> sqlite_utils.Database:
     """Open the archive and create the ``fetches`` table if it is missing."""
     db = store.open_db(path)
@@ -554,7 +402,9 @@ def iter_fetch(
     db = open_fetch_db(db_path)
     stop = threading.Event()
     fetcher: Fetcher | None = None
-    warcs = WarcFiles(Path(options.out_dir), options.warc_max_bytes, options.user_agent)
+    warcs = warc.WarcFiles(
+        Path(options.out_dir), options.warc_max_bytes, options.user_agent, __version__
+    )
     pool: ThreadPoolExecutor | None = None
     try:
         jobs: list[str] = []
@@ -587,7 +437,10 @@ def iter_fetch(
                 continue
             result = capture.result
             if capture.exchange is not None:
-                result = replace(result, warc_file=warcs.write(capture))
+                result = replace(
+                    result,
+                    warc_file=warcs.write(capture.exchange, capture.result.url, capture.redirects),
+                )
             save_result(db, result)
             yield result
     finally:

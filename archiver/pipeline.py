@@ -110,7 +110,7 @@ def process_file(
     ``known(path)`` gives the sha256 and extractor version stored for the path, so
     an unchanged file is recognised without being cleaned again.
     """
-    name = str(path)
+    name = sources.path_text(path)  # a name that is not UTF-8 fails below, stored escaped
     sha256 = size = None
     try:
         if warc.is_capture(path):
@@ -232,6 +232,9 @@ class ArchiveWriter:
         self._begin()
         if outcome.status == OK:
             store.save_articles(self.db, outcome.record, outcome.articles, self.clean_dir)
+            if outcome.record.format == "warc":
+                # Records of this capture that failed before are read again with it.
+                store.delete_record_failures(self.db, outcome.record.path)
             dedupe.after_save(self.db, outcome.record.path, outcome.articles, None)
         elif outcome.status == FAILED:
             # A file that fails now keeps the articles an earlier run stored from it.
@@ -284,7 +287,7 @@ def iter_ingest(
         ):
             store.reconcile_clean_dir(db, folder)
         tasks = (
-            (str(path), store.stored_sha256(db, str(path)), max_bytes)
+            (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes)
             for path in sources.iter_raw_files(paths)
         )
         for outcome in workers_module.map_ordered(extract_task, tasks, workers, scheduler):
@@ -335,3 +338,131 @@ def ingest(
 ) -> IngestSummary:
     """Ingest files and folders into the archive and return the run's counts."""
     return summarise(iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler))
+
+
+# The stored fields whose change counts as a changed article when it is re-derived.
+_COMPARED = "title, text, published, source, dateline, author, language, url, duplicate_of"
+
+
+@dataclass(frozen=True)
+class ReprocessSummary:
+    """What a reprocess run changed in the archive."""
+
+    files: int
+    changed: int
+    unchanged: int
+    added: int
+    dropped: int
+    failed: int
+    missing: int
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a run."""
+        kept = self.failed + self.missing
+        return (
+            f"{self.files} raw files re-read: {self.changed} articles changed, "
+            f"{self.unchanged} unchanged, {self.added} new, {self.dropped} dropped; "
+            f"{kept} files kept as stored ({self.missing} missing from disk, "
+            f"{self.failed} failing now)"
+        )
+
+
+@dataclass(frozen=True)
+class Rederived:
+    """One raw file re-derived: its outcome and the ids of its articles by kind of change."""
+
+    outcome: FileOutcome
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    missing: bool = False
+
+
+def stored_raw_paths(db: sqlite_utils.Database, only_outdated: bool = False) -> list[str]:
+    """Paths of the raw files the archive was built from (not per-record failure rows)."""
+    sql = "select path from raw_files where coalesce(format, '') != 'warc-record'"
+    params: list[str] = []
+    if only_outdated:
+        sql += " and coalesce(extractor_version, '') != ?"
+        params.append(EXTRACTOR_VERSION)
+    return [row[0] for row in db.execute(sql + " order by rowid", params)]
+
+
+def iter_reprocess(
+    db_path: str | os.PathLike[str],
+    clean_dir: str | os.PathLike[str] | None = "clean",
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    workers: int = 1,
+    scheduler: str | None = None,
+    only_outdated: bool = False,
+) -> Iterator[Rederived]:
+    """Re-derive the archive's articles from raw/ with the current extractor version.
+
+    Every raw file the archive records is read and cleaned again (never refetched) and
+    its articles replaced; ids come from the raw file and record, so an article keeps
+    its id. A file missing from disk or failing now keeps what was stored from it.
+    Learned site templates are applied to every article at the end, and links redone.
+    """
+    db = store.open_db(db_path)
+    folder = Path(clean_dir) if clean_dir is not None else None
+    writer = ArchiveWriter(db, folder)
+    try:
+        paths = stored_raw_paths(db, only_outdated)
+        tasks = ((path, (None, None), max_bytes) for path in paths)
+        for outcome in workers_module.map_ordered(extract_task, tasks, workers, scheduler):
+            yield _rederive(writer, outcome)
+        writer.commit()
+        with store.write_lock(db):
+            dedupe.reindex(db)
+        writer.commit()
+        if folder is not None:
+            store.reconcile_clean_dir(db, folder)
+    finally:
+        try:
+            writer.commit()
+        finally:
+            db.close()
+
+
+def _rederive(writer: ArchiveWriter, outcome: FileOutcome) -> Rederived:
+    path = outcome.record.path
+    if outcome.status == FAILED:
+        # The stored articles stay: a raw file gone or unreadable is no reason to lose them.
+        missing = not os.path.lexists(path)
+        return Rederived(outcome, missing=missing)
+    before = _stored_fields(writer.db, path)
+    writer.save(outcome)
+    after = _stored_fields(writer.db, path)
+    return Rederived(
+        outcome,
+        changed=tuple(i for i in after if i in before and after[i] != before[i]),
+        unchanged=tuple(i for i in after if i in before and after[i] == before[i]),
+        added=tuple(i for i in after if i not in before),
+        dropped=tuple(i for i in before if i not in after),
+    )
+
+
+def _stored_fields(db: sqlite_utils.Database, raw_path: str) -> dict[str, tuple]:
+    rows = db.execute(f"select id, {_COMPARED} from articles where raw_path = ?", [raw_path])
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def reprocess(
+    db: str | os.PathLike[str] = "archive.db",
+    clean_dir: str | os.PathLike[str] | None = "clean",
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    workers: int = 1,
+    scheduler: str | None = None,
+    only_outdated: bool = False,
+) -> ReprocessSummary:
+    """Re-derive every article and clean file from raw/ and return what changed."""
+    counts = dict.fromkeys(("files", "changed", "unchanged", "added", "dropped"), 0)
+    failed = missing = 0
+    for item in iter_reprocess(db, clean_dir, max_bytes, workers, scheduler, only_outdated):
+        counts["files"] += 1
+        for kind in ("changed", "unchanged", "added", "dropped"):
+            counts[kind] += len(getattr(item, kind))
+        missing += item.missing
+        failed += item.outcome.status == FAILED and not item.missing
+    return ReprocessSummary(failed=failed, missing=missing, **counts)

@@ -8,6 +8,7 @@ general to news sites; none names a particular site or page.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Reason labels, in one place so that stats and docs can list them.
 TITLE = "title"
@@ -33,6 +34,8 @@ NO_WORDS = "no-words"
 HEADLINE = "headline"
 OUTSIDE_BODY = "outside-body"
 BOILERPLATE = "boilerplate"
+COMMENTS = "comments"
+NOTICE = "notice"
 
 REASONS: dict[str, str] = {
     TITLE: "the article's title (stored in its own column)",
@@ -58,6 +61,8 @@ REASONS: dict[str, str] = {
     HEADLINE: "a headline outside the article body",
     OUTSIDE_BODY: "text outside the article body",
     BOILERPLATE: "page chrome outside the article body",
+    COMMENTS: "the readers' comment thread after the article",
+    NOTICE: "a privacy, cookie, account, terms or affiliate notice to the reader",
 }
 
 # Whole-line patterns, tried in order; the first match labels the line.
@@ -72,6 +77,12 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"broadcast|may not be reproduced|all rights reserved)\b",
         ),
         (CREDIT, r"^\s*(©|\(c\)\s)"),
+        # A gallery counter opening a caption: "3of12A man walks...", "Photo 3 of 12: ..."
+        (
+            CAPTION,
+            r"^\d{1,3}of\d{1,3}(?-i:[A-Z“\"(])|^(photo|image|slide|picture|gallery)\s+\d{1,3}\s*"
+            r"(of|/)\s*\d{1,3}\b|^\d{1,3}\s*(of|/)\s*\d{1,3}$",
+        ),
         (
             CREDIT,
             r"^(photo|image|picture|pictured|video|graphic|illustration|file photo|"
@@ -92,6 +103,8 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\s*([:»>|–—-]|[.…]*$)",
         ),
         (READ_MORE, r"^(read|continue reading|click here|learn more|find out more)\b.{0,60}$"),
+        # A headline cut short for a teaser: "Minister warns of cuts to ..." on its own line.
+        (RELATED, r"^[^.!?…]{8,140}\S(\.\.\.|…)$"),
         (CREDIT, r"[a-z.)]\s*[./]?\s*(reuters|afp|ap photo|getty images|epa|shutterstock)$"),
         (CONTACT, r"^(write to|contact|email|e-mail|reach)\b.{0,80}\b[\w.+-]+@[\w-]+\.[\w.]+\.?$"),
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
@@ -132,22 +145,144 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 # The rules that apply even to a paragraph of running text.
-STRONG_PATTERNS = tuple((r, p) for r, p in LINE_PATTERNS if r in (COPYRIGHT, CREDIT))
+STRONG_PATTERNS = tuple((r, p) for r, p in LINE_PATTERNS if r in (COPYRIGHT, CREDIT, CAPTION))
 
 
-def combine(patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> re.Pattern[str]:
-    """One regex trying all patterns in one pass; ``match.lastgroup`` names the reason.
+@dataclass(frozen=True)
+class RuleSet:
+    """Line patterns compiled for speed; the leftmost match wins, then the earlier pattern.
 
-    Each pattern becomes the named group ``r<index>``; the outer group closes last,
-    so lastgroup is that name even when the pattern has groups of its own.
+    Patterns that can only match at the start of a line are joined into one regex tried
+    once at position 0; patterns that end at the line's end are tried on its tail only;
+    the few others are searched one by one. One regex of all of them would try every
+    alternative at every position of every line, several times slower.
     """
-    return re.compile(
-        "|".join(f"(?P<r{i}>{p.pattern})" for i, (_, p) in enumerate(patterns)), re.IGNORECASE
-    )
+
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    anchored: re.Pattern[str]
+    tails: tuple[int, ...]
+    free: tuple[int, ...]
+
+    def reason(self, text: str) -> str | None:
+        """The reason of the leftmost match, the first pattern in order among equals."""
+        match = self.anchored.match(text)
+        if match and match.lastgroup:
+            # Only a pattern earlier in order that also matches at the start can beat it.
+            first = int(match.lastgroup[1:])
+            earlier = (i for i in (*self.tails, *self.free) if i < first)
+            first = min([first, *(i for i in earlier if self.patterns[i][1].match(text))])
+            return self.patterns[first][0]
+        best: tuple[int, int] | None = None
+        offset, tail = 0, text
+        if len(text) > TAIL_CHARS:  # start the tail at a word, so \b means what it says
+            tail = text[-TAIL_CHARS:].split(" ", 1)[-1]
+            offset = len(text) - len(tail)
+        for i in self.tails:
+            found = self.patterns[i][1].search(tail)
+            if found and (best is None or (found.start() + offset, i) < best):
+                best = (found.start() + offset, i)
+        for i in self.free:
+            found = self.patterns[i][1].search(text)
+            if found and (best is None or (found.start(), i) < best):
+                best = (found.start(), i)
+        return self.patterns[best[1]][0] if best else None
+
+
+# A pattern anchored at the end matches within this many characters of it.
+TAIL_CHARS = 100
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (split on | outside groups and classes)."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def combine(patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> RuleSet:
+    """Compile (reason, pattern) pairs into a :class:`RuleSet`."""
+    anchored, tails, free = [], [], []
+    for i, (_, p) in enumerate(patterns):
+        alternatives = _alternatives(p.pattern)
+        if all(a.startswith("^") for a in alternatives):
+            anchored.append(i)
+        elif all(a.endswith("$") and not a.endswith("\\$") for a in alternatives):
+            tails.append(i)
+        else:
+            free.append(i)
+    # Each pattern becomes the named group r<index>; the outer group closes last, so
+    # lastgroup is that name even when the pattern has groups of its own.
+    joined = "|".join(f"(?P<r{i}>{patterns[i][1].pattern})" for i in anchored) or "(?!)"
+    return RuleSet(patterns, re.compile(joined, re.IGNORECASE), tuple(tails), tuple(free))
 
 
 ALL_RULES = combine(LINE_PATTERNS)
 STRONG_RULES = combine(STRONG_PATTERNS)
+
+# Comment threads. A heading that always opens one ("34 responses to ...", "Leave a
+# reply", "Top rated comments"), a heading that may ("Comments", "[ 167 comments ]"), and
+# a commenter line ("jo says:", "Jo Bloggs on May 2, 2019 at 4:47 pm said:").
+COMMENT_THREAD_HEADING = re.compile(
+    r"^\d+\s+(responses?|comments?|replies|thoughts?|reactions?)\s+(to|on)\s|"
+    r"^(top[- ]rated|most recent|newest|oldest|recent|latest|readers?'?|all|view all|"
+    r"show all|read all)\s+comments?\b|^(leave|post|add|write)\s+a\s+(comment|reply|response)\b|"
+    r"^join the (discussion|conversation)\b",
+    re.IGNORECASE,
+)
+COMMENT_COUNT_HEADING = re.compile(
+    r"^\[?\s*(\d+\s+)?(comments?|responses?|replies)(\s*\(\d+\))?\s*\]?:?$", re.IGNORECASE
+)
+COMMENTER = re.compile(r"^[^.!?]{1,80}?\s(says|said|wrote|writes|commented)(\s+on)?\s*:?$")
+# A commenter line is only trusted with a date in it or on the next line, and a thread
+# only when the article already has this many words of running text above it.
+MIN_WORDS_ABOVE_COMMENTS = 50
+COMMENTER_LOOKAHEAD = 40
+
+# Notices to the reader (privacy, cookies, accounts, terms, subscriptions, affiliate
+# links) are running text, but speak to "you" about the site with several of these
+# terms; an article about privacy quotes one or two, not a whole notice's worth.
+NOTICE_TERMS = re.compile(
+    r"\b(privacy( policy| notice| statement)?|cookies?|consent|personal (data|information)|"
+    r"(your|an?) account|click(ing)?|agree(ment)?|terms (of|and) (use|service|conditions)|"
+    r"subscri(be|ption)|unsubscribe|regist(er|ration|ering)|log ?in|sign(ing)? (in|up)|"
+    r"newsletters?|opt[- ]out|browser|third[- ]part(y|ies)|data protection|gdpr|"
+    r"advertis(ers?|ing|ements?)|affiliate links?|commission)\b",
+    re.IGNORECASE,
+)
+READER_ADDRESS = re.compile(r"\b(we|our|us|you|your)\b", re.IGNORECASE)
+MIN_NOTICE_TERMS = 3
+
+# A heading that opens a block of teasers for other stories ("More from ...", "Related
+# stories", "Most read"): below the article, the block runs to the end of the page.
+TEASER_SECTION_HEADING = re.compile(
+    r"^(more (from|on|in|stories|news|articles|coverage|headlines|videos)|"
+    r"related (stories|articles|content|news|coverage|links|posts|reading)|"
+    r"recommended( for you| stories| articles| reading)?|you (may|might) (also )?like|"
+    r"most (read|popular|viewed|shared|commented)|trending( now| stories)?|top stories|"
+    r"latest (news|stories|headlines|videos)|editor'?s'? picks|don'?t miss|"
+    r"what to read next|read next)\b[^.!?]{0,50}$",
+    re.IGNORECASE,
+)
+# Of the lines just below such a heading, this many must be teaser-shaped (not running
+# text) for the heading to open a block rather than head a part of the article.
+TEASER_SECTION_LOOKAHEAD = 4
+MIN_TEASERS_BELOW_HEADING = 2
 
 # A line made only of these words (at most MAX_NAV_WORDS of them) is a menu or
 # widget item: site sections, sharing buttons and page furniture.

@@ -102,6 +102,10 @@ def open_regular(path: Path) -> io.BufferedReader:
     FIFO with no writer cannot hang the run and a path swapped after a check cannot slip
     through; reads of a regular file are unaffected by O_NONBLOCK.
     """
+    if path_text(path) != str(path):
+        # The name could be opened, but not stored: SQLite text must be valid UTF-8, and
+        # an escaped name would no longer lead back to the raw file.
+        raise InputError("file name is not valid UTF-8; rename the file to ingest it")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     try:
         mode = os.fstat(fd).st_mode
@@ -113,6 +117,11 @@ def open_regular(path: Path) -> io.BufferedReader:
     except BaseException:
         os.close(fd)
         raise
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as storable text: bytes of a name that are not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def os_error_reason(path: Path, exc: OSError) -> str:

@@ -328,21 +328,31 @@ def save_articles(
         for article in articles:
             clean_path = clean_file_name(article) if clean_dir is not None else None
             db.execute("delete from removed_lines where article_id = ?", [article.id])
-            db.table("articles").upsert(article_row(article, clean_path, stamp), pk="id")
-            db.table("removed_lines").insert_all(
-                (
-                    {
-                        "article_id": article.id,
-                        "stage": r.stage,
-                        "line_no": r.line_no,
-                        "text": r.text,
-                        "reason": r.reason,
-                    }
-                    for r in article.removed
-                ),
-                replace=True,
+            _upsert(db, "articles", article_row(article, clean_path, stamp), "id")
+            # Plain executemany: this is the writer's hottest loop (a hundred lines or
+            # more per page), and the rows need no type conversion.
+            db.conn.executemany(
+                """insert or replace into removed_lines (article_id, stage, line_no, text, reason)
+                   values (?, ?, ?, ?, ?)""",
+                [(article.id, r.stage, r.line_no, r.text, r.reason) for r in article.removed],
             )
         save_raw_file(db, record, stamp)
+
+
+def _upsert(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: str) -> None:
+    """Insert a row, or update every column of the row with the same key.
+
+    An update, not a replace, so that the row keeps its rowid (full-text search
+    follows it) and the update triggers (the clean outbox) fire.
+    """
+    columns = list(row)
+    names = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != pk)
+    db.execute(
+        f"insert into {table} ({names}) values ({marks}) on conflict({pk}) do update set {updates}",
+        [row[c] for c in columns],
+    )
 
 
 def save_raw_file(
@@ -352,7 +362,9 @@ def save_raw_file(
 
     A failed re-read of a file that was stored before does not touch its articles.
     """
-    db.table("raw_files").upsert(
+    _upsert(
+        db,
+        "raw_files",
         {
             "path": record.path,
             "sha256": record.sha256,
@@ -366,7 +378,16 @@ def save_raw_file(
             "extractor_version": record.extractor_version,
             "ingested_at": stamp or now(),
         },
-        pk="path",
+        "path",
+    )
+
+
+def delete_record_failures(db: sqlite_utils.Database, capture_path: str) -> None:
+    """Delete the per-record failure rows (``PATH#record``) stored for one capture."""
+    # A range on the primary key ('#' < '$'), so the lookup uses its index.
+    db.execute(
+        "delete from raw_files where path >= ? and path < ? and format = 'warc-record'",
+        [f"{capture_path}#", f"{capture_path}$"],
     )
 
 

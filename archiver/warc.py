@@ -1,21 +1,28 @@
 """WARC and ARC captures: each HTML response record becomes one document.
 
-Records are read one at a time with warcio, so a capture of any size streams; each
+Reading: records are read one at a time with warcio, so a capture of any size streams; each
 record's payload is capped like a single file. Revisits and non-HTML responses are
 skipped and counted; request, metadata and warcinfo records carry no page.
+
+Writing: the fetcher's exchanges become request, response and metadata records in
+rotating ``.warc.gz`` files that are never reopened.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
+import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from . import sources
 from .models import InputError, RawDoc
@@ -151,3 +158,156 @@ def _charset(content_type: str) -> str | None:
         if name.strip().lower() == "charset" and value.strip():
             return value.strip().strip("\"'")
     return None
+
+
+# Writing: the fetcher's captures, as standard WARC 1.1 that other tools read.
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request as sent and its response as received."""
+
+    url: str
+    request_target: str
+    request_headers: tuple[tuple[str, str], ...]
+    http_version: str
+    status: int
+    reason_phrase: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    truncated: bool
+    started: dt.datetime
+    elapsed: float
+    ip: str | None
+
+    def header(self, name: str) -> str | None:
+        """The first response header called ``name`` (any case), or None."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type of the response, without parameters, in lower case."""
+        value = self.header("content-type")
+        return value.split(";", 1)[0].strip().lower() if value else None
+
+
+class WarcFiles:
+    """Rotating ``.warc.gz`` files of one run: each new, none ever reopened or rewritten."""
+
+    def __init__(self, out_dir: Path, max_bytes: int, user_agent: str, version: str) -> None:
+        self.out_dir = out_dir
+        self.version = version
+        self.max_bytes = max_bytes
+        self.user_agent = user_agent
+        self.stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+        self.counter = 0
+        self.paths: list[Path] = []
+        self._handle: io.BufferedWriter | None = None
+        self._size = 0
+
+    def write(self, exchange: Exchange, requested_url: str, redirects: Sequence[str] = ()) -> str:
+        """Append one exchange's records; returns the path of the WARC file holding them."""
+        data = exchange_records(exchange, requested_url, redirects)
+        if self._handle is None or (self._size and self._size + len(data) > self.max_bytes):
+            self._open_next()
+        assert self._handle is not None
+        # One write of whole gzip members, so a crash never leaves half a record behind.
+        self._handle.write(data)
+        self._handle.flush()
+        self._size += len(data)
+        return str(self.paths[-1])
+
+    def _open_next(self) -> None:
+        self.close()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = self.out_dir / f"archiver-{self.stamp}-{self.counter:05d}.warc.gz"
+            self.counter += 1
+            try:
+                handle = open(path, "xb")  # noqa: SIM115 - kept open across writes
+            except FileExistsError:
+                continue
+            break
+        buffer = io.BytesIO()
+        writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
+        info = {
+            "software": f"archiver/{self.version} (warcio, httpx)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "http-header-user-agent": self.user_agent,
+            "robots": "obey",
+        }
+        writer.write_record(writer.create_warcinfo_record(path.name, info))
+        handle.write(buffer.getvalue())
+        self._handle, self._size = handle, buffer.tell()
+        self.paths.append(path)
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def exchange_records(
+    exchange: Exchange, requested_url: str, redirects: Sequence[str] = ()
+) -> bytes:
+    """The request, response and metadata records of one exchange, gzipped, as bytes."""
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
+    date = exchange.started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    common = {"WARC-Date": date}
+    if exchange.ip:
+        common["WARC-IP-Address"] = exchange.ip
+    response_headers = dict(common)
+    if exchange.truncated:
+        response_headers["WARC-Truncated"] = "length"
+    # httpx hands over the body de-chunked: keep the header, under a name that says so.
+    headers = [
+        (f"X-Archive-Orig-{k}" if k.lower() == "transfer-encoding" else k, v)
+        for k, v in exchange.headers
+    ]
+    response = writer.create_warc_record(
+        exchange.url,
+        "response",
+        payload=io.BytesIO(exchange.body),
+        length=len(exchange.body),
+        warc_headers_dict=response_headers,
+        http_headers=StatusAndHeaders(
+            f"{exchange.status} {exchange.reason_phrase}".strip(),
+            headers,
+            protocol=exchange.http_version,
+        ),
+    )
+    request = writer.create_warc_record(
+        exchange.url,
+        "request",
+        warc_headers_dict=dict(common),
+        http_headers=StatusAndHeaders(
+            f"GET {exchange.request_target} {exchange.http_version}",
+            list(exchange.request_headers),
+            is_http_request=True,
+        ),
+    )
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    request.rec_headers.add_header("WARC-Concurrent-To", response_id)
+    fields = [
+        f"fetchTimeMs: {round(exchange.elapsed * 1000)}",
+        *(f"via: {hop}" for hop in redirects),
+        f"requestedURL: {requested_url}",
+    ]
+    if exchange.truncated:
+        fields.append(f"truncatedAtBytes: {len(exchange.body)}")
+    payload = ("\r\n".join(fields) + "\r\n").encode("utf-8")
+    metadata = writer.create_warc_record(
+        exchange.url,
+        "metadata",
+        payload=io.BytesIO(payload),
+        length=len(payload),
+        warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
+        warc_content_type="application/warc-fields",
+    )
+    for record in (request, response, metadata):
+        writer.write_record(record)
+    return buffer.getvalue()

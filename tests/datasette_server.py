@@ -23,9 +23,9 @@ def free_port() -> int:
 
 
 def datasette_command(db: Path, port: int) -> list[str]:
-    """The command `make serve` runs: read-only (immutable), loopback only."""
+    """The command `make serve` runs: read-only (SQLite mode=ro), loopback only."""
     return [
-        sys.executable, "-m", "datasette", "serve", "-i", str(db),
+        sys.executable, "-m", "datasette", "serve", str(db),
         "--metadata", str(ROOT / "datasette.yml"),
         "--template-dir", str(ROOT / "templates"),
         "--plugins-dir", str(ROOT / "plugins"),

@@ -125,3 +125,114 @@ def test_stripping_clean_text_again_changes_nothing() -> None:
     first = strip_chrome(_page("Home", "News", "A Headline About The Budget", *BODY, "Share"))
     again = strip_chrome(first.text)
     assert again.text == first.text
+
+
+COMMENTS = [
+    "12 responses to “Council approves the budget”",
+    "riverfan says:",
+    "March 3, 2021 at 6:34 am",
+    "It is about time somebody fixed the roads in this town, they have been a disgrace for years now.",
+    "Jo Bloggs on March 3, 2021 at 7:02 am said:",
+    "Taxes will go up again and nobody will notice any difference in the schools, mark my words on that.",
+]
+
+
+def test_readers_comment_thread_after_the_article_is_removed() -> None:
+    page = strip_chrome(_page(*BODY, *COMMENTS, "Privacy | Terms"))
+    assert page.text.rstrip().splitlines()[-1] == BODY[3]
+    reasons = {r.text: r.reason for r in page.removed}
+    assert reasons[COMMENTS[3]] == rules.COMMENTS
+    assert reasons[COMMENTS[5]] == rules.COMMENTS
+
+
+def test_a_comment_count_near_the_title_does_not_cut_the_article() -> None:
+    page = strip_chrome(
+        _page("Council approves the budget", "Join the discussion", "Comments (12)", *BODY)
+    )
+    assert all(paragraph in page.text for paragraph in BODY)
+
+
+def test_quotes_introduced_by_said_are_not_a_comment_thread() -> None:
+    quotes = [
+        "The mayor said:",
+        "We will repair every road that needs it before the winter comes, and we will do it on budget.",
+        "A council spokesman said:",
+        "The measure passed with a clear majority and will now go to the mayor for her signature.",
+    ]
+    page = strip_chrome(_page(BODY[0], BODY[1], *quotes, BODY[2], BODY[3]))
+    assert all(quote in page.text for quote in quotes[1::2])
+    assert BODY[3] in page.text
+
+
+TEASERS = [
+    "More from City News",
+    "Transport",
+    "Bus Fares To Rise In Spring",
+    "Passengers will pay more from April under plans agreed by the transport board.",
+    "Schools",
+    "New Headteacher Named For Riverside Academy",
+]
+
+
+def test_teaser_block_after_the_article_is_removed_with_its_standfirsts() -> None:
+    page = strip_chrome(_page(*BODY, *TEASERS))
+    assert page.text.rstrip().splitlines()[-1] == BODY[3]
+    assert TEASERS[3] not in page.text
+    assert {r.reason for r in page.removed if r.text in TEASERS} == {rules.RELATED}
+
+
+def test_related_box_inside_the_article_is_cut_out_and_the_article_goes_on() -> None:
+    box = ["Related articles", "Bus Fares To Rise In Spring", "New Headteacher Named For Academy"]
+    page = strip_chrome(_page(BODY[0], BODY[1], *box, BODY[2], BODY[3]))
+    assert all(paragraph in page.text for paragraph in BODY)
+    assert not any(line in page.text for line in box)
+
+
+NOTICE = [
+    "We are committed to protecting your personal data and have updated our privacy policy.",
+    "Please review our privacy policy to learn how we use cookies and your information.",
+    "By clicking I agree, you consent to the processing of your data and to our terms of use.",
+]
+
+
+def test_privacy_and_cookie_notice_is_removed_as_a_block() -> None:
+    page = strip_chrome(_page(*BODY, *NOTICE))
+    assert not any(line in page.text for line in NOTICE)
+    assert {r.reason for r in page.removed if r.text in NOTICE} == {rules.NOTICE}
+
+
+def test_an_article_about_privacy_keeps_its_paragraphs() -> None:
+    story = [
+        "The regulator fined the company on Tuesday for failing to protect the personal data of its users.",
+        "Officials said the firm had changed its privacy policy without telling customers about the change.",
+        "The company said it would appeal, and that it had always complied with the law in every country.",
+        "Consumer groups welcomed the decision and called for tougher rules on how data is shared online.",
+    ]
+    page = strip_chrome(_page(*story))
+    assert all(paragraph in page.text for paragraph in story)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "1of4Workers repair a road in the city centre during the early hours of the morning, as traffic waits.",
+        "Photo 2 of 9: the new bridge seen from the river bank at dawn on Tuesday morning",
+        "3/12",
+    ],
+)
+def test_gallery_captions_are_removed(caption: str) -> None:
+    page = strip_chrome(_page(BODY[0], BODY[1], caption, BODY[2], BODY[3]))
+    assert caption not in page.text
+    assert all(paragraph in page.text for paragraph in BODY)
+
+
+def test_a_sentence_opening_with_a_fraction_is_body() -> None:
+    line = "1 of 4 residents said they would use the new bridge every day, according to the survey."
+    page = strip_chrome(_page(BODY[0], BODY[1], line, BODY[2], BODY[3]))
+    assert line in page.text
+
+
+def test_headline_cut_short_with_an_ellipsis_is_a_teaser() -> None:
+    teaser = "Council rejects plan for new bridge after..."
+    page = strip_chrome(_page(BODY[0], BODY[1], teaser, BODY[2], BODY[3]))
+    assert teaser not in page.text

@@ -255,7 +255,7 @@ def test_learned_template_is_stripped_but_a_repeated_quote_is_not(tmp_path: Path
     assert TEMPLATE_LINE not in texts[-1]
     result = CliRunner().invoke(main, ["reprocess", "--db", str(db), "--clean-dir", str(clean_dir)])
     assert result.exit_code == 0, result.output
-    assert "re-stripped" in result.output
+    assert "raw files re-read" in result.output
     texts = [t for (t,) in rows(db, "select text from articles order by raw_path")]
     assert all(TEMPLATE_LINE not in t for t in texts)
     assert all(QUOTE in t for t in texts)
@@ -275,7 +275,8 @@ def test_line_numbers_of_template_lines_point_into_the_raw_file(tmp_path: Path) 
         (raw / f"s{n}.txt").write_text(made_up_story(100 + n, template_at=3), encoding="utf-8")
     db = tmp_path / "a.db"
     archiver.ingest([raw], db=db, clean_dir=None)
-    assert dedupe.reprocess(db, None).startswith(("0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "6 "))
+    summary = archiver.reprocess(db, clean_dir=None)
+    assert summary.files == 8 and summary.failed == summary.missing == 0
     for path, line_no, text in rows(
         db,
         """select a.raw_path, r.line_no, r.text from removed_lines r
@@ -296,3 +297,69 @@ def test_s_curve_is_monotonic_and_documented(similarity: float) -> None:
     high = dedupe.candidate_probability(similarity + 0.05, dedupe.FULL_BANDS, dedupe.FULL_ROWS)
     assert 0.0 < low < high <= 1.0
     assert f"{similarity:7.2f}" in dedupe.s_curve()
+
+
+def story_paragraphs(seed: int, count: int = 7) -> list[str]:
+    """Body paragraphs of a made-up story, in words no other seed's story uses."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mer", "tis", "an", "vo", "dru", "pel", "si", "gor", "ne", "ub"]
+
+    def noun() -> str:
+        return "".join(rng.choice(syllables) for _ in range(3))
+
+    return [
+        " ".join(
+            f"The {noun()} of the {noun()} said on {rng.choice(['Monday', 'Friday'])} that the "
+            f"{noun()} and the {noun()} would be ready by {rng.randint(2020, 2099)}."
+            for _ in range(2)
+        )
+        for _ in range(count)
+    ]
+
+
+def dump(title: str, paragraphs: list[str]) -> str:
+    """A whole-page dump: menus, a title, the paragraphs, a footer."""
+    return "\n\n".join(["Home", "News", "Sport", title, *paragraphs, "Contact us"]) + "\n"
+
+
+def test_a_block_printed_at_the_foot_of_another_story_is_not_an_excerpt(tmp_path: Path) -> None:
+    """A text found whole at the end of a longer one (a disclaimer, the site's notes) is
+    contained in it, but not as an excerpt is: a site runs the start of a story."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    footer_block = story_paragraphs(1, 4)
+    (raw / "a.txt").write_text(dump("Notes from the harbour office", footer_block), "utf-8")
+    (raw / "b.txt").write_text(
+        dump("Council approves the schools budget", [*story_paragraphs(2, 8), *footer_block]),
+        "utf-8",
+    )
+    db = tmp_path / "a.db"
+    archiver.ingest([raw], db=db, clean_dir=None)
+    assert rows(db, "select count(*) from stories") == [(2,)]
+    # The same block at the start of the longer text is an excerpt of it.
+    (raw / "c.txt").write_text(
+        dump("Notes from the harbour office", [*footer_block, *story_paragraphs(3, 8)]), "utf-8"
+    )
+    archiver.ingest([raw], db=db, clean_dir=None)
+    assert article_of(db, raw / "a.txt")[1] == article_of(db, raw / "c.txt")[0]
+
+
+def test_copies_that_gained_different_chrome_are_joined_by_a_clean_excerpt(
+    tmp_path: Path,
+) -> None:
+    """Two copies each carrying other text are too far apart to link on their own; a third
+    copy that both contain shows they are one story, and all three are linked."""
+    story = story_paragraphs(10)
+    first = [*story, *story_paragraphs(11, 5)]
+    second = [*story[:-1], *story_paragraphs(12, 5)]
+    excerpt = story[:4]
+    db = tmp_path / "a.db"
+    for name, paragraphs in (("first", first), ("second", second), ("excerpt", excerpt)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.txt").write_text(dump("Harbour plan", paragraphs), "utf-8")
+        archiver.ingest([folder], db=db, clean_dir=None)
+        if name == "second":  # not linked yet: each has a third of its text of its own
+            assert rows(db, "select count(*) from stories") == [(2,)]
+    assert rows(db, "select count(*) from stories") == [(1,)]
+    assert rows(db, "select copies from stories") == [(3,)]

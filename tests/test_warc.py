@@ -126,3 +126,23 @@ def test_a_bad_record_fails_alone_and_a_truncated_capture_is_reported(tmp_path: 
     cut_errors = [e for p, e in failed.items() if p.startswith(str(cut))]
     assert cut_errors and any("damaged" in e for e in cut_errors)
     assert "failed:" in result.stderr
+
+
+def test_a_record_failure_goes_when_the_capture_is_repaired(tmp_path: Path) -> None:
+    capture = tmp_path / "mixed.warc.gz"
+    article = (HTML / "news_article.html").read_bytes()
+
+    def write(first_body: bytes) -> None:
+        with capture.open("wb") as handle:
+            writer = WARCWriter(handle, gzip=True)
+            writer.write_record(_response(writer, "https://a.example/one", "text/html", first_body))
+            writer.write_record(_response(writer, "https://a.example/ok", "text/html", article))
+
+    db = tmp_path / "archive.db"
+    write(b"")
+    ingest([capture], db=db, clean_dir=None)
+    assert len(_rows(db, "select path from raw_files where format = 'warc-record'")) == 1
+    write(article.replace(b"<title>", b"<title>Second copy: "))
+    ingest([capture], db=db, clean_dir=None)
+    assert _rows(db, "select path from raw_files where format = 'warc-record'") == []
+    assert _rows(db, "select status from raw_files") == [("ok",)]
