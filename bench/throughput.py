@@ -584,7 +584,7 @@ def speed(
     print("\ntargets (ratios within this run):")
     html_ratio = runs["html", 1].rate / anchor
     print(
-        f"  HTML, 1 worker / trafilatura.extract alone: {html_ratio:.2f}x"
+        f"  HTML, 1 worker / trafilatura.extract alone: {html_ratio:.3f}x"
         f"  (target >= 0.8)  {verdict(html_ratio >= 0.8)}"
     )
     dump_rate = runs["dumps", 1].rate
@@ -596,7 +596,7 @@ def speed(
         ratio = runs[kind, args.workers].rate / runs[kind, 1].rate
         target = verdict(ratio >= 1.7) if args.workers == 2 else "(the target is for 2 workers)"
         print(
-            f"  {name}, {args.workers} workers / 1 worker: {ratio:.2f}x  (target >= 1.7)  {target}"
+            f"  {name}, {args.workers} workers / 1 worker: {ratio:.3f}x  (target >= 1.7)  {target}"
         )
 
 
