@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,25 @@ from . import workers as workers_module
 from .models import Article
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_dir_option(help_text: str) -> Callable[[F], F]:
+    """The --clean-dir option, with the help its command gives it."""
+    return click.option(
+        "--clean-dir",
+        default="clean",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help=help_text,
+    )
+
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes for extraction [default: the number of cores].",
+)
 
 DB_OPTION = click.option(
     "--db",
@@ -35,13 +54,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @DB_OPTION
-@click.option(
-    "--clean-dir",
-    default="clean",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for one clean .txt file per article.",
-)
+@clean_dir_option("Folder for one clean .txt file per article.")
 @click.option(
     "--max-bytes",
     default=sources.DEFAULT_MAX_BYTES,
@@ -49,11 +62,7 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Refuse inputs larger than this (after gunzip).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Worker processes for extraction [default: the number of cores].",
-)
+@WORKERS_OPTION
 @click.option(
     "--scheduler",
     metavar="tcp://HOST:PORT",
@@ -281,13 +290,7 @@ def stats(db: str) -> None:
 @click.option("--all-types", is_flag=True, help="Archive every content type, not only HTML.")
 @click.option("--refetch", is_flag=True, help="Fetch URLs again even if already fetched.")
 @click.option("--ingest", "then_ingest", is_flag=True, help="Ingest the new WARC files after.")
-@click.option(
-    "--clean-dir",
-    default="clean",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="With --ingest: folder for one clean .txt file per article.",
-)
+@clean_dir_option("With --ingest: folder for one clean .txt file per article.")
 def fetch_command(
     urls: tuple[str, ...],
     url_files: tuple[str, ...],
@@ -387,18 +390,8 @@ def fetch_command(
 
 @main.command()
 @DB_OPTION
-@click.option(
-    "--clean-dir",
-    default="clean",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder of clean .txt files to bring up to date.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Worker processes for extraction [default: the number of cores].",
-)
+@clean_dir_option("Folder of clean .txt files to bring up to date.")
+@WORKERS_OPTION
 @click.option(
     "--only-outdated",
     is_flag=True,
@@ -421,17 +414,12 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
     if workers is None:
         workers = pipeline_workers(count)
     items = pipeline.iter_reprocess(db, clean_dir, workers=workers, only_outdated=only_outdated)
-    counts = dict.fromkeys(("files", "changed", "unchanged", "added", "dropped"), 0)
-    failed = missing = 0
+    tally = pipeline.ReprocessTally()
     try:
         with progress(items, count, "reprocessing") as (bar, shown):
             for item in shown:
-                counts["files"] += 1
-                for kind in ("changed", "unchanged", "added", "dropped"):
-                    counts[kind] += len(getattr(item, kind))
+                tally.add(item)
                 if item.outcome.status == pipeline.FAILED:
-                    missing += item.missing
-                    failed += not item.missing
                     reason = "missing from disk" if item.missing else item.outcome.record.error
                     _echo_above(bar, f"kept as stored: {item.outcome.record.path}: {reason}")
     except KeyboardInterrupt:
@@ -439,5 +427,5 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         sys.exit(130)
     except store_errors() as exc:
         raise click.ClickException(f"cannot write the archive {db}: {exc}") from None
-    summary = pipeline.ReprocessSummary(failed=failed, missing=missing, **counts)
+    summary = tally.summary()
     click.echo(summary.line(), err=True)

@@ -457,12 +457,30 @@ def reprocess(
     only_outdated: bool = False,
 ) -> ReprocessSummary:
     """Re-derive every article and clean file from raw/ and return what changed."""
-    counts = dict.fromkeys(("files", "changed", "unchanged", "added", "dropped"), 0)
-    failed = missing = 0
+    tally = ReprocessTally()
     for item in iter_reprocess(db, clean_dir, max_bytes, workers, scheduler, only_outdated):
-        counts["files"] += 1
-        for kind in ("changed", "unchanged", "added", "dropped"):
-            counts[kind] += len(getattr(item, kind))
-        missing += item.missing
-        failed += item.outcome.status == FAILED and not item.missing
-    return ReprocessSummary(failed=failed, missing=missing, **counts)
+        tally.add(item)
+    return tally.summary()
+
+
+class ReprocessTally:
+    """Running counts of a reprocess run, kept without holding the items."""
+
+    KINDS = ("changed", "unchanged", "added", "dropped")
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(("files", *self.KINDS), 0)
+        self.failed = self.missing = 0
+
+    def add(self, item: Rederived) -> Rederived:
+        """Count one re-derived raw file and hand it back."""
+        self.counts["files"] += 1
+        for kind in self.KINDS:
+            self.counts[kind] += len(getattr(item, kind))
+        self.missing += item.missing
+        self.failed += item.outcome.status == FAILED and not item.missing
+        return item
+
+    def summary(self) -> ReprocessSummary:
+        """The counts so far."""
+        return ReprocessSummary(failed=self.failed, missing=self.missing, **self.counts)

@@ -183,6 +183,13 @@ def test_ingest_killed_at_random_moments_finishes_exactly_once(tmp_path: Path) -
     assert "0 ingested, 2000 unchanged, 0 failed" in again.stderr
 
 
+def _ingest_seeds(seeds_dir: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, list[tuple]]]:
+    """Ingest the seeds into a fresh archive; (db, clean dir, snapshot of the archive)."""
+    db, clean = tmp_path / "a.db", tmp_path / "clean"
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    return db, clean, snapshot(db)
+
+
 def _age_archive(db: Path, clean: Path) -> list[str]:
     """Make the archive look built by an older extractor; return the ids it changed."""
     with sqlite3.connect(db) as conn:
@@ -214,9 +221,7 @@ def _age_archive(db: Path, clean: Path) -> list[str]:
 def test_reprocess_rederives_articles_from_raw_and_keeps_their_ids(
     seeds_dir: Path, tmp_path: Path
 ) -> None:
-    db, clean = tmp_path / "a.db", tmp_path / "clean"
-    ingest([seeds_dir], db=db, clean_dir=clean)
-    fresh = snapshot(db)
+    db, clean, fresh = _ingest_seeds(seeds_dir, tmp_path)
     raw_before = {p.name: p.read_bytes() for p in seeds_dir.iterdir()}
     aged = _age_archive(db, clean)
     assert snapshot(db) != fresh
@@ -237,9 +242,7 @@ def test_reprocess_rederives_articles_from_raw_and_keeps_their_ids(
 
 
 def test_reprocess_only_outdated_rereads_only_older_files(seeds_dir: Path, tmp_path: Path) -> None:
-    db, clean = tmp_path / "a.db", tmp_path / "clean"
-    ingest([seeds_dir], db=db, clean_dir=clean)
-    fresh = snapshot(db)
+    db, clean, fresh = _ingest_seeds(seeds_dir, tmp_path)
     _age_archive(db, clean)
 
     result = CliRunner().invoke(
@@ -255,9 +258,7 @@ def test_reprocess_only_outdated_rereads_only_older_files(seeds_dir: Path, tmp_p
 def test_reprocess_keeps_what_is_stored_of_a_raw_file_gone_from_disk(
     seeds_dir: Path, tmp_path: Path
 ) -> None:
-    db, clean = tmp_path / "a.db", tmp_path / "clean"
-    ingest([seeds_dir], db=db, clean_dir=clean)
-    fresh = snapshot(db)
+    db, clean, fresh = _ingest_seeds(seeds_dir, tmp_path)
     gone = sorted(seeds_dir.iterdir())[0]
     gone.unlink()
 
