@@ -1,21 +1,23 @@
 """Each story once: link exact copies, near-duplicates and excerpts to one canonical article.
 
 After chrome stripping every stored article is compared with the archive (earlier runs
-included) through MinHash signatures and LSH banding persisted in SQLite:
+included) through MinHash signatures and LSH banding (made by :mod:`archiver.shingles`)
+persisted in SQLite:
 
 - ``minhash``: one row per article with its signatures (a blob) and its ingest sequence;
 - ``lsh_bands``: one row per band of each signature, indexed by the band's hash, so the
   articles sharing a band with a new article are found with one indexed query.
 
 - ``anchors``: the article's anchor shingles (those whose hash falls in 1 of
-  :data:`ANCHOR_EVERY`), indexed; two texts sharing a passage share its anchors wherever
+  :data:`archiver.shingles.ANCHOR_EVERY`), indexed; two texts sharing a passage share its anchors wherever
   the passage sits, so this finds excerpts, which MinHash on Jaccard misses (half a story
   has a Jaccard of about 0.5 with the whole, and leftover chrome lowers it further).
 
 LSH and anchors only propose candidates; each is verified on the real shingle sets
-before it is linked, so a link never rests on an estimate. A new article joins at most
-one cluster, and only if it verifies against a majority of that cluster's members: a
-block of site chrome left in several articles cannot chain different stories together.
+before it is linked, so a link never rests on an estimate. A new article joins a cluster
+only if it verifies against one member and shares half its text with most of them, and
+it merges two clusters only when they share half their text themselves: a block of site
+chrome left in several articles cannot chain different stories together.
 
 A link sets ``articles.duplicate_of`` to the canonical article of the cluster (NULL on
 the canonical itself) and ``similarity`` to the share of the shorter text's shingles
@@ -27,45 +29,18 @@ the outcome does not depend on the order in which copies arrive.
 
 from __future__ import annotations
 
-import math
-import re
 import weakref
-import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
-from . import templates
+from . import shingles, templates
 from .models import Article
 
-# --- Parameters (the only place they are set) -------------------------------------------
-#: Words per shingle; text is lower-cased words only, so quote styles and punctuation
-#: do not matter.
-SHINGLE_WORDS = 5
-#: The whole-text signature: FULL_BANDS bands of FULL_ROWS MinHash values each.
-#: Candidate probability 1 - (1 - s**3)**20 at Jaccard s (see :func:`s_curve`): 0.93 at
-#: 0.5, 0.99 at 0.6, 1.0 from 0.7 (false negatives of near-duplicates under 1%); 0.15 at
-#: 0.2 and 0.02 at 0.1 (false positives, each then rejected by verification).
-FULL_BANDS, FULL_ROWS = 20, 3
-NUM_PERM = FULL_BANDS * FULL_ROWS
-#: One shingle in ANCHOR_EVERY is an anchor; MIN_SHARED_ANCHORS shared anchors make a
-#: candidate. A shared passage of L shingles is found with probability
-#: 1 - e**-x (1 + x), x = L / ANCHOR_EVERY: 0.71 at 40 shingles, 0.96 at 80, 0.9995 at 160.
-ANCHOR_EVERY = 16
-MIN_SHARED_ANCHORS = 2
-#: Verified thresholds: a near-duplicate has shingle Jaccard at least MIN_JACCARD; an
-#: excerpt has at least MIN_CONTAINMENT of its shingles in the other text and is at
-#: least MIN_EXCERPT_SHINGLES shingles long (a shared quote or lead sentence is not).
-MIN_JACCARD = 0.5
-MIN_CONTAINMENT = 0.75
-MIN_EXCERPT_SHINGLES = 25
-#: An excerpt's shared passage is centred within this share of the longer text (a site
-#: runs the start of a story; a block found at the foot of a page is chrome).
-MAX_EXCERPT_MIDDLE = 0.5
+# --- Parameters of the archive's linking (shingles and signatures: archiver.shingles) ---
 #: Two stories an article copies both are one story when the canonical of one shares
 #: this much of the shorter text with the other (a copy that gained or lost chrome).
 MIN_BRIDGE_CONTAINMENT = 0.5
@@ -73,50 +48,8 @@ MIN_BRIDGE_CONTAINMENT = 0.5
 #: checked at most when joining a cluster.
 MAX_CANDIDATES = 16
 MAX_MEMBERS_CHECKED = 12
-#: Changing any parameter above changes the signatures: bump this so that old rows are
-#: recognised (``archiver reprocess`` re-indexes them).
-PARAMS_VERSION = "5w-20x3-a16-v1"
 #: SQLite page cache of the writer's connection, in KiB.
 PAGE_CACHE_KIB = 65_536
-_SEED = 20190121
-
-_rng = np.random.default_rng(_SEED)
-_PERM_A = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)
-_PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
-_WINDOW_MUL = _rng.integers(1, 2**63, SHINGLE_WORDS, dtype=np.uint64) | np.uint64(1)
-_BAND_MUL = _rng.integers(1, 2**63, FULL_ROWS + 1, dtype=np.uint64) | np.uint64(1)
-_WORD = re.compile(r"\w+")
-_word_cache: dict[str, int] = {}
-_WORD_CACHE_MAX = 500_000
-
-
-def candidate_probability(similarity: float, bands: int, rows: int) -> float:
-    """Chance that two texts with this Jaccard share at least one band (the LSH S-curve)."""
-    return 1.0 - (1.0 - similarity**rows) ** bands
-
-
-def anchor_probability(passage_shingles: int) -> float:
-    """Chance that a shared passage of this many shingles yields enough shared anchors."""
-    x = passage_shingles / ANCHOR_EVERY
-    return 1.0 - sum(math.exp(-x) * x**k / math.factorial(k) for k in range(MIN_SHARED_ANCHORS))
-
-
-def s_curve(points: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> str:
-    """Tables of the candidate probability: MinHash LSH by Jaccard, anchors by passage length."""
-    rows = ["jaccard  P(candidate)"]
-    rows += [f"{s:7.2f}  {candidate_probability(s, FULL_BANDS, FULL_ROWS):.4f}" for s in points]
-    rows.append("shared passage (shingles)  P(candidate by anchors)")
-    rows += [f"{n:25d}  {anchor_probability(n):.4f}" for n in (25, 40, 80, 160, 320)]
-    return "\n".join(rows)
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """An article's shingle set and its MinHash signatures."""
-
-    shingles: np.ndarray  # sorted unique uint64 shingle hashes
-    signature: np.ndarray  # NUM_PERM uint32 minima over all shingles
-    anchors: np.ndarray  # the shingles sampled as anchors, as int64
 
 
 @dataclass(frozen=True)
@@ -126,118 +59,6 @@ class Link:
     article_id: str
     duplicate_of: str | None
     similarity: float | None
-
-
-def _word_hashes(words: list[str]) -> list[int]:
-    """Stable 32-bit hashes of words (crc32, plus one so that none is zero), cached."""
-    values = list(map(_word_cache.get, words))
-    if None in values:
-        if len(_word_cache) >= _WORD_CACHE_MAX:
-            _word_cache.clear()
-        for i, value in enumerate(values):
-            if value is None:
-                word = words[i]
-                values[i] = _word_cache[word] = zlib.crc32(word.encode("utf-8")) + 1
-    return values  # type: ignore[return-value]
-
-
-def shingle_hashes(text: str) -> np.ndarray:
-    """64-bit hashes of the word shingles of a text, in reading order (may repeat)."""
-    words = np.array(_word_hashes(_WORD.findall(text.lower())), dtype=np.uint64)
-    if len(words) == 0:
-        return words
-    if len(words) < SHINGLE_WORDS:
-        words = np.concatenate([words, np.zeros(SHINGLE_WORDS - len(words), np.uint64)])
-    n = len(words) - SHINGLE_WORDS + 1
-    mixed = np.zeros(n, dtype=np.uint64)
-    for k in range(SHINGLE_WORDS):
-        mixed += words[k : k + n] * _WINDOW_MUL[k]
-    # A final avalanche so that MinHash sees well-spread values.
-    mixed ^= mixed >> np.uint64(31)
-    mixed *= np.uint64(0x9E3779B97F4A7C15)
-    mixed ^= mixed >> np.uint64(29)
-    return mixed
-
-
-def _unique(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (np.unique is several times slower on short arrays)."""
-    ordered = np.sort(values)
-    if len(ordered) < 2:
-        return ordered
-    keep = np.empty(len(ordered), dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
-
-
-def _minhash(hashes: np.ndarray, perms: int) -> np.ndarray:
-    permuted = (hashes[:, None] * _PERM_A[:perms] + _PERM_B[:perms]) >> np.uint64(32)
-    return permuted.min(axis=0).astype(np.uint32)
-
-
-def fingerprint(text: str) -> Fingerprint | None:
-    """Shingles and signatures of a text; None when it has no words."""
-    shingles = _shingle_set(text)
-    if len(shingles) == 0:
-        return None
-    anchors = shingles[shingles % np.uint64(ANCHOR_EVERY) == 0].view(np.int64)
-    return Fingerprint(shingles, _minhash(shingles, NUM_PERM), anchors)
-
-
-def band_keys(signature: np.ndarray) -> list[int]:
-    """Signed 64-bit keys of every band of a signature (band number mixed in)."""
-    matrix = signature.astype(np.uint64).reshape(FULL_BANDS, FULL_ROWS)
-    mixed = (matrix * _BAND_MUL[:FULL_ROWS]).sum(axis=1, dtype=np.uint64)
-    mixed += (np.arange(FULL_BANDS, dtype=np.uint64) + np.uint64(1)) * _BAND_MUL[-1]
-    mixed ^= mixed >> np.uint64(32)
-    return mixed.view(np.int64).tolist()
-
-
-def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(Jaccard, containment of the smaller set in the larger) of two shingle sets."""
-    if len(a) == 0 or len(b) == 0:
-        return 0.0, 0.0
-    common = len(np.intersect1d(a, b, assume_unique=True))
-    return common / (len(a) + len(b) - common), common / min(len(a), len(b))
-
-
-def is_duplicate(
-    a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np.ndarray] | None = None
-) -> bool:
-    """True when two shingle sets are copies of one story: near-duplicate or excerpt.
-
-    ``ordered(i)`` gives text i's shingles in reading order (0 for a, 1 for b). With
-    it, an excerpt must also lie mostly in the first half of the longer text, as a site
-    running the start of a story does; a block of chrome that a page prints at its
-    foot (a disclaimer, a notice) is contained in it too, but at the end.
-    """
-    jaccard, containment = overlap(a, b)
-    if jaccard >= MIN_JACCARD:
-        return True
-    if containment < MIN_CONTAINMENT or min(len(a), len(b)) < MIN_EXCERPT_SHINGLES:
-        return False
-    if ordered is None:
-        return True
-    longer_index = 0 if len(a) >= len(b) else 1
-    longer, shorter = ordered(longer_index), (b if longer_index == 0 else a)
-    shared_at = np.flatnonzero(np.isin(longer, shorter))
-    # The middle of the shared passage, not its first shingle: a stock phrase early in
-    # the longer text is shared by chance.
-    return bool(len(shared_at)) and bool(np.median(shared_at) <= MAX_EXCERPT_MIDDLE * len(longer))
-
-
-def _reading_order(
-    db: sqlite_utils.Database, ids: tuple[str, str], cache: dict[str, np.ndarray]
-) -> Callable[[int], np.ndarray]:
-    """A loader of the two articles' shingles in reading order, computed once each."""
-
-    def load(index: int) -> np.ndarray:
-        key = ids[index]
-        if key not in cache:
-            cache[key] = shingle_hashes(_texts(db, [key]).get(key, ""))
-        return cache[key]
-
-    return load
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
@@ -271,7 +92,7 @@ def ensure_tables(db: sqlite_utils.Database) -> None:
 
 
 def _store_signature(
-    db: sqlite_utils.Database, article_id: str, raw_path: str | None, fp: Fingerprint
+    db: sqlite_utils.Database, article_id: str, raw_path: str | None, fp: shingles.Fingerprint
 ) -> list[int]:
     _drop_bands(db, article_id)
     db.execute(
@@ -286,10 +107,10 @@ def _store_signature(
             len(fp.shingles),
             fp.signature.tobytes(),
             fp.anchors.tobytes(),
-            PARAMS_VERSION,
+            shingles.PARAMS_VERSION,
         ],
     )
-    keys = band_keys(fp.signature)
+    keys = shingles.band_keys(fp.signature)
     db.conn.executemany(
         "insert or ignore into lsh_bands (band, article_id) values (?, ?)",
         [(key, article_id) for key in keys],
@@ -307,8 +128,8 @@ def _drop_bands(db: sqlite_utils.Database, article_id: str) -> None:
     ).fetchone()
     if row is None:
         return
-    if row[2] == PARAMS_VERSION:
-        keys = band_keys(np.frombuffer(row[0], np.uint32))
+    if row[2] == shingles.PARAMS_VERSION:
+        keys = shingles.band_keys(np.frombuffer(row[0], np.uint32))
         db.conn.executemany(
             "delete from lsh_bands where band = ? and article_id = ?",
             [(key, article_id) for key in keys],
@@ -349,7 +170,7 @@ def _candidates(
     bands, shared = counts
     ranked = sorted(
         (other for other in bands.keys() | shared.keys()
-         if other in bands or shared[other] >= MIN_SHARED_ANCHORS),
+         if other in bands or shared[other] >= shingles.MIN_SHARED_ANCHORS),
         key=lambda other: (-bands.get(other, 0) - shared.get(other, 0), other),
     )  # fmt: skip
     return ranked[:MAX_CANDIDATES]
@@ -363,24 +184,53 @@ def _texts(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
     return dict(db.execute(f"select id, text from articles where id in ({marks})", ids).fetchall())
 
 
-# Shingle sets of recently seen texts: copies of one story are compared with the same
-# few articles again and again. Keyed by the text itself (its hash and length), so an
-# article whose text changed is never served a stale set.
-_SHINGLE_CACHE: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-SHINGLE_CACHE_TEXTS = 8192
+class _Comparison:
+    """The texts, shingle sets and verdicts met while linking one article, each made once."""
 
+    def __init__(self, db: sqlite_utils.Database, article_id: str, text: str) -> None:
+        self.db, self.article_id = db, article_id
+        self.texts = {article_id: text}
+        self.sets: dict[str, np.ndarray] = {}
+        self.in_order: dict[str, np.ndarray] = {}
+        self.verdicts: dict[tuple[str, str], shingles.Verdict] = {}
 
-def _shingle_set(text: str) -> np.ndarray:
-    key = (hash(text), len(text))
-    found = _SHINGLE_CACHE.get(key)
-    if found is not None:
-        _SHINGLE_CACHE.move_to_end(key)
-        return found
-    shingles = _unique(shingle_hashes(text))
-    _SHINGLE_CACHE[key] = shingles
-    if len(_SHINGLE_CACHE) > SHINGLE_CACHE_TEXTS:
-        _SHINGLE_CACHE.popitem(last=False)
-    return shingles
+    def text(self, key: str) -> str:
+        """An article's stored text, read once."""
+        if key not in self.texts:
+            self.texts.update(_texts(self.db, [key]))
+        return self.texts.get(key, "")
+
+    def set_of(self, key: str) -> np.ndarray:
+        """An article's shingle set."""
+        if key not in self.sets:
+            self.sets[key] = shingles.shingle_set(self.text(key))
+        return self.sets[key]
+
+    def verdict(self, a: str, b: str) -> shingles.Verdict:
+        """How two articles compare (the excerpt test reads both in reading order)."""
+        if (a, b) not in self.verdicts:
+
+            def ordered(index: int) -> np.ndarray:
+                key = (a, b)[index]
+                if key not in self.in_order:
+                    self.in_order[key] = shingles.shingle_hashes(self.text(key))
+                return self.in_order[key]
+
+            self.verdicts[a, b] = shingles.verify(self.set_of(a), self.set_of(b), ordered)
+        return self.verdicts[a, b]
+
+    def copies(self, other: str) -> bool:
+        """True when the article and another are copies of one story."""
+        return self.verdict(self.article_id, other).duplicate
+
+    def close(self, a: str, b: str) -> bool:
+        """True when the shorter of two texts shares MIN_BRIDGE_CONTAINMENT with the other."""
+        verdict = self.verdict(a, b)
+        shorter = min(len(self.set_of(a)), len(self.set_of(b)))
+        return verdict.duplicate or (
+            verdict.containment >= MIN_BRIDGE_CONTAINMENT
+            and shorter >= shingles.MIN_EXCERPT_SHINGLES
+        )
 
 
 def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
@@ -390,32 +240,28 @@ def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
     ).fetchone()
     if row is None:
         return None
-    fp = fingerprint(row[0] or "")
+    fp = shingles.fingerprint(row[0] or "")
     if fp is None:
         forget(db, article_id)
         return Link(article_id, None, None)
     keys = _store_signature(db, article_id, row[1], fp)
     candidates = _candidates(db, article_id, keys, fp.anchors.tolist())
-    texts = _texts(db, candidates)
-    for missing in set(candidates) - set(texts):
+    seen = _Comparison(db, article_id, row[0])
+    seen.sets[article_id] = fp.shingles
+    seen.texts.update(_texts(db, candidates))
+    for missing in set(candidates) - set(seen.texts):
         forget(db, missing)  # a signature left by an article deleted since
-    shingle_sets = {article_id: fp.shingles}
-    ordered: dict[str, np.ndarray] = {}
-    verdicts: dict[str, bool] = {}
-    scores: dict[str, float] = {}
-    for other, other_text in texts.items():
-        shingle_sets[other] = _shingle_set(other_text)
-        verdicts[other] = is_duplicate(
-            fp.shingles, shingle_sets[other], _reading_order(db, (article_id, other), ordered)
-        )
-        if verdicts[other]:
-            scores[other] = overlap(fp.shingles, shingle_sets[other])[0]
+    scores = {
+        other: seen.verdict(article_id, other).jaccard
+        for other in candidates
+        if other in seen.texts and seen.copies(other)
+    }
     members = {article_id}
     members.update(_copies_of(db, [article_id]))
-    members.update(_choose_cluster(db, article_id, scores, verdicts, shingle_sets))
+    members.update(_choose_cluster(db, article_id, scores, seen))
     if len(members) == 1 and row[2] is None:
         return Link(article_id, None, None)  # a story of its own, already stored as such
-    return _relink(db, sorted(members), article_id, shingle_sets)
+    return _relink(db, sorted(members), article_id, seen)
 
 
 def _roots(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
@@ -441,11 +287,7 @@ def _copies_of(db: sqlite_utils.Database, roots: list[str]) -> list[str]:
 
 
 def _choose_cluster(
-    db: sqlite_utils.Database,
-    article_id: str,
-    scores: dict[str, float],
-    verdicts: dict[str, bool],
-    shingle_sets: dict[str, np.ndarray],
+    db: sqlite_utils.Database, article_id: str, scores: dict[str, float], seen: _Comparison
 ) -> list[str]:
     """The members of the one cluster the article joins, or [] if it starts its own.
 
@@ -466,50 +308,19 @@ def _choose_cluster(
     for root in sorted(best, key=lambda r: (-best[r], r)):
         members = [root, *(m for m in _copies_of(db, [root]) if m != article_id)]
         checked = members[:MAX_MEMBERS_CHECKED]
-        agree = close = 0
-        for member in checked:
-            if member not in verdicts:
-                _load_shingles(db, member, shingle_sets)
-                verdicts[member] = is_duplicate(
-                    shingle_sets[article_id],
-                    shingle_sets[member],
-                    _reading_order(db, (article_id, member), {}),
-                )
-            agree += verdicts[member]
-            close += verdicts[member] or _close(shingle_sets[article_id], shingle_sets[member])
+        agree = sum(seen.copies(member) for member in checked)
+        close = sum(seen.close(article_id, member) for member in checked)
         # One copy verified, and most of the story's copies close to the article: copies
         # that gained or lost some chrome still count, a chrome block shared once does not.
         if not agree or 2 * close <= len(checked):
             continue
         if joined_root is None:
             joined, joined_root = members, root
-        elif _same_story(db, joined_root, root, shingle_sets):
+        elif seen.close(joined_root, root):
             # The article is a copy of both stories, and the two are close enough to be
             # one story whose copies lost or gained text: they were split, not distinct.
             joined += members
     return joined
-
-
-def _load_shingles(
-    db: sqlite_utils.Database, article_id: str, shingle_sets: dict[str, np.ndarray]
-) -> np.ndarray:
-    if article_id not in shingle_sets:
-        shingle_sets[article_id] = _shingle_set(_texts(db, [article_id]).get(article_id, ""))
-    return shingle_sets[article_id]
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when the shorter of two texts shares at least MIN_BRIDGE_CONTAINMENT with the other."""
-    return (
-        overlap(a, b)[1] >= MIN_BRIDGE_CONTAINMENT and min(len(a), len(b)) >= MIN_EXCERPT_SHINGLES
-    )
-
-
-def _same_story(
-    db: sqlite_utils.Database, root: str, other: str, shingle_sets: dict[str, np.ndarray]
-) -> bool:
-    """True when two clusters that one article copies share most of the shorter text."""
-    return _close(_load_shingles(db, root, shingle_sets), _load_shingles(db, other, shingle_sets))
 
 
 def canonical_key(published: str | None, word_count: int | None, seq: int | None) -> tuple:
@@ -526,7 +337,7 @@ def _relink(
     db: sqlite_utils.Database,
     members: list[str],
     article_id: str,
-    shingle_sets: dict[str, np.ndarray],
+    seen: _Comparison,
 ) -> Link:
     marks = ",".join("?" * len(members))
     rows = db.execute(
@@ -547,7 +358,7 @@ def _relink(
                 )
             continue
         if duplicate_of != canonical or similarity is None or member_id == article_id:
-            similarity = _similarity(db, member_id, canonical, shingle_sets)
+            similarity = round(seen.verdict(member_id, canonical).containment, 4)
             db.execute(
                 "update articles set duplicate_of = ?, similarity = ? where id = ?",
                 [canonical, similarity, member_id],
@@ -555,15 +366,6 @@ def _relink(
         if member_id == article_id:
             result = Link(article_id, canonical, similarity)
     return result
-
-
-def _similarity(
-    db: sqlite_utils.Database, a: str, b: str, shingle_sets: dict[str, np.ndarray]
-) -> float:
-    for key in (a, b):
-        if key not in shingle_sets:
-            shingle_sets[key] = _shingle_set(_texts(db, [key]).get(key, ""))
-    return round(overlap(shingle_sets[a], shingle_sets[b])[1], 4)
 
 
 def _orphans(db: sqlite_utils.Database, raw_path: str, keep: set[str]) -> list[str]:
@@ -650,7 +452,7 @@ def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
         stale = db.execute(
             "select params from minhash where article_id = ?", [article_id]
         ).fetchone()
-        if changed or stale is None or stale[0] != PARAMS_VERSION:
+        if changed or stale is None or stale[0] != shingles.PARAMS_VERSION:
             link_article(db, article_id)
             relinked += 1
         stripped += changed

@@ -36,7 +36,7 @@ from pathlib import Path
 import sqlite_utils
 
 import archiver
-from archiver import dedupe, store, templates
+from archiver import dedupe, shingles, store, templates
 from archiver.models import Article
 
 AGENCIES = ["Reuters", "AP", "AFP", "Kyodo", "Bloomberg", "dpa", "Xinhua", "Anadolu"]
@@ -370,8 +370,8 @@ def main() -> int:
     if args.scale_one:
         scale_run(args.scale_one, args.seed)
         return 0
-    print("LSH candidate probability by Jaccard (parameters in archiver/dedupe.py):")
-    print(dedupe.s_curve())
+    print("LSH candidate probability by Jaccard (parameters in archiver/shingles.py):")
+    print(shingles.s_curve())
     if not args.skip_quality:
         if not args.bench:
             parser.error("give --bench PATH (the folder with scrapinghub/) or set ARCHIVER_BENCH")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import archiver
-from archiver import dedupe, templates
+from archiver import shingles, templates
 from archiver.cli import main
 
 from .conftest import SEED_NAMES, SEED_RAW
@@ -108,7 +108,7 @@ def test_five_seeds_stay_five_stories(seeds_dir: Path, tmp_path: Path) -> None:
     assert len(rows(db, "select id from stories")) == len(SEED_NAMES) == 5
     # The signatures are persisted for later runs.
     assert rows(db, "select count(*) from minhash") == [(5,)]
-    assert rows(db, "select count(*) from lsh_bands")[0][0] == 5 * dedupe.FULL_BANDS
+    assert rows(db, "select count(*) from lsh_bands")[0][0] == 5 * shingles.FULL_BANDS
 
 
 def test_copy_with_dateline_and_dropped_paragraph_is_linked(
@@ -293,10 +293,12 @@ def test_reprocess_without_archive_is_one_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("similarity", [0.3, 0.5, 0.7, 0.9])
 def test_s_curve_is_monotonic_and_documented(similarity: float) -> None:
-    low = dedupe.candidate_probability(similarity, dedupe.FULL_BANDS, dedupe.FULL_ROWS)
-    high = dedupe.candidate_probability(similarity + 0.05, dedupe.FULL_BANDS, dedupe.FULL_ROWS)
+    low = shingles.candidate_probability(similarity, shingles.FULL_BANDS, shingles.FULL_ROWS)
+    high = shingles.candidate_probability(
+        similarity + 0.05, shingles.FULL_BANDS, shingles.FULL_ROWS
+    )
     assert 0.0 < low < high <= 1.0
-    assert f"{similarity:7.2f}" in dedupe.s_curve()
+    assert f"{similarity:7.2f}" in shingles.s_curve()
 
 
 def story_paragraphs(seed: int, count: int = 7) -> list[str]:
