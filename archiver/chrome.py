@@ -15,8 +15,10 @@ The classifier works on general signals, never on strings of particular sites:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import lang, rules
 from .models import RemovedLine
@@ -77,8 +79,10 @@ MIN_PARAGRAPH_REPEAT_WORDS = 10
 _SPACE = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 _NORM = re.compile(r"[\W_]+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     """Lower-case words only, for comparing lines regardless of punctuation and case."""
     return _NORM.sub(" ", text.lower()).strip()
@@ -91,13 +95,14 @@ def split_lines(text: str) -> list[str]:
 
 def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     """Compute the shape features of one line."""
-    text = _SPACE.sub(" ", raw.replace("\u00a0", " ")).strip()
+    text = " ".join(raw.split())  # runs of any whitespace, no-break spaces included
     tokens = rules.WORD.findall(text)
     words = max(len(tokens), lang.count_words(text))
-    stop_share = sum(1 for t in tokens if t.lower() in stop) / words if words else 0.0
-    alpha = [t for t in tokens if t[0].isalpha()]
-    capitalised = sum(1 for t in alpha if t[0].isupper())
-    title_case = len(alpha) >= 3 and capitalised / len(alpha) >= 0.75
+    stop_share = (
+        sum(map(stop.__contains__, rules.WORD.findall(text.lower()))) / words if words else 0.0
+    )
+    initials = [t[0] for t in tokens if t[0].isalpha()]
+    title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
     # Capitals are judged on the start of the line: a long line is all-caps or not early on.
     letters = lang.letters_of(text[:UPPER_SAMPLE_CHARS])
     upper = len(letters) >= 4 and sum(map(str.isupper, letters)) / len(letters) > 0.8
@@ -107,6 +112,34 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
         words >= MIN_CONTENT_WORDS and sentence and stop_ok and not upper and not title_case
     ) or (words >= LONG_CONTENT_WORDS and stop_ok and not upper)
     return Line(no, text, words, stop_share, title_case, upper, sentence, content)
+
+
+# Pages of one site repeat their chrome (menus, footers, widgets) line for line, so the
+# verdicts on a line's text are kept for the next page instead of computed again. A
+# paragraph of running text is rarely met twice and would only crowd the chrome out, so
+# it is not kept; the oldest verdicts go first when the store is full.
+LINE_CACHE_SIZE = 32_768
+CACHED_MAX_WORDS = 15
+_LINE_VERDICTS: dict[tuple[str, frozenset[str], bool], tuple[tuple, str | None]] = {}
+
+
+def _judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[tuple, str | None]:
+    """The shape features (without the line number) and the rule reason of a line's text."""
+    key = (raw, stop, whole_page)
+    found = _LINE_VERDICTS.get(key)
+    if found is not None:
+        return found
+    line = describe_line(0, raw, stop)
+    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper)
+    verdict = (*shape, line.sentence, line.content), rule_reason(line, whole_page)
+    if not line.content or line.words < CACHED_MAX_WORDS:
+        if len(_LINE_VERDICTS) >= LINE_CACHE_SIZE:
+            # Workers on Dask may share the store between threads: another thread's
+            # insert or eviction in between is harmless.
+            with contextlib.suppress(RuntimeError, StopIteration):
+                _LINE_VERDICTS.pop(next(iter(_LINE_VERDICTS)), None)
+        _LINE_VERDICTS[key] = verdict
+    return verdict
 
 
 def rule_reason(line: Line, whole_page: bool = True) -> str | None:
@@ -146,8 +179,10 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
 
 def is_notice(text: str) -> bool:
     """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
+    if not rules.READER_ADDRESS.search(text):  # the cheaper test first: most lines fail it
+        return False
     terms = {m.group(0).lower() for m in rules.NOTICE_TERMS.finditer(text)}
-    return len(terms) >= rules.MIN_NOTICE_TERMS and bool(rules.READER_ADDRESS.search(text))
+    return len(terms) >= rules.MIN_NOTICE_TERMS
 
 
 def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
@@ -155,6 +190,8 @@ def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
 
     A notice runs over several short paragraphs, each naming one or two of its terms.
     """
+    if rules.NOTICE not in reasons.values():
+        return
     # A sweep down then up reaches every line of a block of any length.
     for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
         for i in order:
@@ -194,27 +231,38 @@ def language_reason(line: Line, language: str | None) -> str | None:
     """'other-language' when a line is clearly not in the article's language."""
     if language is None:
         return None
-    letters = lang.count_letters(line.text)
+    return _language_verdict(line.text, language, line.content, line.words, line.stop_share)
+
+
+@lru_cache(maxsize=LINE_CACHE_SIZE // 2)
+def _language_verdict(
+    text: str, language: str, content: bool, words: int, stop_share: float
+) -> str | None:
+    if text.isascii():  # most lines of most pages: Latin letters only, counted cheaply
+        letters = len(_ASCII_LETTER.findall(text))
+        script = "LATIN" if letters else None
+    else:
+        letters = lang.count_letters(text)
+        script = lang.dominant_script(text)
     if letters == 0:
         return None
-    script = lang.dominant_script(line.text)
     if script and script != lang.expected_script(language):
         # Latin letters in a non-Latin article are often names and brands: only flag
         # the reverse, or a non-Latin line in another non-Latin script.
         if script != "LATIN" or letters >= MIN_LANGID_LETTERS:
             return rules.OTHER_LANGUAGE
         return None
-    if letters < MIN_LANGID_LETTERS or (line.content and line.words >= LONG_CONTENT_WORDS):
+    if letters < MIN_LANGID_LETTERS or (content and words >= LONG_CONTENT_WORDS):
         return None
     own = lang.stopwords(language)
     if own:
-        tokens = [t.lower() for t in rules.WORD.findall(line.text)]
+        tokens = [t.lower() for t in rules.WORD.findall(text)]
         # A line with words of the article's own stoplist is not foreign, whatever
         # a model says about its proper names.
         if sum(t in own for t in tokens) > len(tokens) // 5:
             return None
-    code, prob = lang.identify(line.text)
-    if code != language and prob >= OTHER_LANGUAGE_PROB and line.stop_share < 0.5:
+    code, prob = lang.identify(text)
+    if code != language and prob >= OTHER_LANGUAGE_PROB and stop_share < 0.5:
         return rules.OTHER_LANGUAGE
     return None
 
@@ -225,18 +273,24 @@ def _label_other_language(lines: list[Line], reasons: dict[int, str], language: 
     A foreign line between two paragraphs of the article is a quotation (a verse,
     a slogan); a foreign header or footer is chrome.
     """
-    foreign = {
-        line.no for line in lines if line.no not in reasons and language_reason(line, language)
-    }
-    native = [
-        line.no
-        for line in lines
-        if line.content and line.no not in reasons and line.no not in foreign
-    ]
-    first, last = (native[0], native[-1]) if native else (0, 0)
-    for no in foreign:
-        if not first < no < last:
-            reasons[no] = rules.OTHER_LANGUAGE
+    if language is None:
+        return
+    open_lines = [line for line in lines if line.no not in reasons]
+
+    def foreign(line: Line) -> bool:
+        return language_reason(line, language) is not None
+
+    # Only lines outside the first and last paragraphs in the article's language can be
+    # labelled, so the (costly) judgement is asked of those lines alone.
+    native = (ln.no for ln in open_lines if ln.content and not foreign(ln))
+    first = next(native, None)
+    if first is None:
+        first = last = -1  # no paragraph of its own: every line is outside
+    else:
+        last = next(ln.no for ln in reversed(open_lines) if ln.content and not foreign(ln))
+    for line in open_lines:
+        if not first <= line.no <= last and foreign(line):
+            reasons[line.no] = rules.OTHER_LANGUAGE
 
 
 def _label_trailing_sections(lines: list[Line], reasons: dict[int, str]) -> None:
@@ -373,12 +427,15 @@ def strip_chrome(
         longest = sorted((ln.strip() for ln in raw_lines), key=len, reverse=True)[:30]
         language = lang.detect_language("\n".join(longest))
     stop = lang.stopwords(language)
-    lines = [describe_line(no, raw, stop) for no, raw in enumerate(raw_lines, 1) if raw.strip()]
+    lines: list[Line] = []
     reasons: dict[int, str] = {}
-    for line in lines:
-        reason = rule_reason(line, whole_page)
+    for no, raw in enumerate(raw_lines, 1):
+        if not raw or raw.isspace():
+            continue
+        shape, reason = _judge_line(raw, stop, whole_page)
+        lines.append(Line(no, *shape))
         if reason:
-            reasons[line.no] = reason
+            reasons[no] = reason
     _extend_notices(lines, reasons)
     _label_other_language(lines, reasons, language)
     suffixes = site_suffixes(lines) if whole_page else set()

@@ -236,3 +236,26 @@ def test_headline_cut_short_with_an_ellipsis_is_a_teaser() -> None:
     teaser = "Council rejects plan for new bridge after..."
     page = strip_chrome(_page(BODY[0], BODY[1], teaser, BODY[2], BODY[3]))
     assert teaser not in page.text
+
+
+def test_a_line_is_judged_again_in_a_page_of_another_language() -> None:
+    # Verdicts on a line's text are kept for the next page: the same English footer is
+    # chrome below a Russian article and the article's own text in an English one.
+    footer = "You can read more of our reporting and subscribe to the weekly digest here."
+    russian = [
+        "Министр иностранных дел заявил журналистам в понедельник, что переговоры о мирном договоре продолжатся в следующем месяце.",
+        "По его словам, стороны договорились подготовить новую встречу экспертов и обсудить совместную деятельность на островах.",
+        "Представитель министерства добавил, что точная дата визита будет согласована по дипломатическим каналам в ближайшее время.",
+    ]
+    english_page = _page(BODY[0], BODY[1], footer, BODY[2], BODY[3])
+    assert footer in strip_chrome(english_page).text
+    page = strip_chrome(_page(*russian, footer))
+    assert footer not in page.text
+    assert [r.reason for r in page.removed if r.text == footer] == [rules.OTHER_LANGUAGE]
+    assert footer in strip_chrome(english_page).text
+
+
+def test_a_foreign_quotation_inside_the_article_is_kept() -> None:
+    verse = "Вы можете подписаться на нашу рассылку новостей каждый день и каждую неделю"
+    page = strip_chrome(_page(BODY[0], BODY[1], verse, BODY[2], BODY[3]))
+    assert verse in page.text

@@ -131,3 +131,39 @@ def test_page_with_no_text_is_a_clear_failure(tmp_path: Path) -> None:
 def test_extraction_keeps_text_when_no_selector_applies() -> None:
     found = extract_html((HTML / "wrong_charset.html").read_text(encoding="utf-8"))
     assert found.extractor == "trafilatura" and not found.removed
+
+
+def test_metadata_from_markup_when_the_page_declares_no_structured_data() -> None:
+    page = (
+        "<html><head><title>Harbour ferry returns after winter repairs</title>"
+        '<meta name="author" content="Jane Ostrova"></head><body><article>'
+        "<h1>Harbour ferry returns after winter repairs</h1>"
+        '<time datetime="2023-04-11">11 April 2023</time>'
+        + "".join(f"<p>{p}</p>" for p in _ENGLISH)
+        + "</article></body></html>"
+    )
+    article = archiver.clean(page)
+    assert article.title == "Harbour ferry returns after winter repairs"
+    assert article.published == "2023-04-11"
+    assert article.author == "Jane Ostrova"
+    assert "winter repairs" not in article.text  # the title line printed in the body
+
+
+def test_an_author_named_only_in_a_byline_element_is_found() -> None:
+    page = (
+        "<html><head><title>Harbour ferry returns</title></head><body><article>"
+        '<h1>Harbour ferry returns</h1><div class="author">Jane Ostrova</div>'
+        + "".join(f"<p>{p}</p>" for p in _ENGLISH)
+        + "</article></body></html>"
+    )
+    assert archiver.clean(page).author == "Jane Ostrova"
+
+
+_ENGLISH = [
+    "The harbour ferry returned to service on Tuesday after four months of repairs to its "
+    "hull and engines, the port authority said in a statement to passengers.",
+    "Officials said the crossing would run every hour from the morning until late evening, "
+    "and that tickets bought before the winter closure would still be accepted.",
+    "Local businesses on both sides of the water welcomed the return of the service, which "
+    "carries about two thousand people on a busy summer day.",
+]

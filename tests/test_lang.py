@@ -1,0 +1,42 @@
+"""Language identification: the stopword vote decides clear cases, the model the rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from archiver import lang
+
+TEXTS = {
+    "en": "The council said on Tuesday that the new bridge would open in the spring, and that "
+    "the work on the roads around it was already finished by the end of the year.",
+    "de": "Der Rat teilte am Dienstag mit, dass die neue Brücke im Frühjahr eröffnet werde und "
+    "dass die Arbeiten an den Straßen um sie herum bereits abgeschlossen seien.",
+    "fr": "Le conseil a déclaré mardi que le nouveau pont ouvrirait au printemps et que les "
+    "travaux sur les routes autour de lui étaient déjà terminés depuis la fin de l'année.",
+}
+
+
+@pytest.mark.parametrize("code", sorted(TEXTS))
+def test_a_clear_text_is_decided_by_its_stopwords(code: str) -> None:
+    page = " ".join([TEXTS[code]] * 3)  # a page's worth of text (the sample is 1000 chars)
+    assert lang.vote_by_stopwords(page) == code
+    assert lang.detect_language(page) == code
+
+
+def test_too_few_stopwords_leave_the_decision_to_the_model() -> None:
+    assert lang.vote_by_stopwords("Bridge opening ceremony photos and video") is None
+    # Neither list leads by far in a text that mixes two languages half and half.
+    assert lang.vote_by_stopwords(" ".join([TEXTS["en"], TEXTS["de"]] * 2)) is None
+
+
+def test_languages_whose_stopwords_overlap_are_told_apart_by_the_model() -> None:
+    portuguese = (
+        "O conselho disse na terça-feira que a nova ponte será aberta na primavera e que as "
+        "obras nas estradas em torno dela já estavam concluídas no final do ano passado."
+    )
+    assert lang.detect_language(portuguese) == "pt"
+
+
+def test_a_text_in_another_script_is_not_voted_on() -> None:
+    russian = "Министр заявил, что переговоры о мирном договоре продолжатся в следующем месяце."
+    assert lang.detect_language(russian) == "ru"
