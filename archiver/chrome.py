@@ -66,9 +66,6 @@ MIN_STOP_SHARE = 0.12
 LONG_CONTENT_WORDS = 25
 # A line inside the body that is no paragraph is kept as a heading up to this length.
 MAX_HEADING_WORDS = 14
-# Lines shorter than this many letters are judged by script, not by language model.
-MIN_LANGID_LETTERS = 25
-OTHER_LANGUAGE_PROB = 0.9
 # A standfirst must be this long before its repetition in the body counts, and is
 # looked for among the lines before the body and its first few paragraphs.
 MIN_REPEAT_WORDS = 6
@@ -79,7 +76,6 @@ MIN_PARAGRAPH_REPEAT_WORDS = 10
 _SPACE = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 _NORM = re.compile(r"[\W_]+")
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 @lru_cache(maxsize=8192)
@@ -231,38 +227,8 @@ def language_reason(line: Line, language: str | None) -> str | None:
     """'other-language' when a line is clearly not in the article's language."""
     if language is None:
         return None
-    return _language_verdict(line.text, language, line.content, line.words, line.stop_share)
-
-
-@lru_cache(maxsize=LINE_CACHE_SIZE // 2)
-def _language_verdict(
-    text: str, language: str, content: bool, words: int, stop_share: float
-) -> str | None:
-    if text.isascii():  # most lines of most pages: Latin letters only, counted cheaply
-        letters = len(_ASCII_LETTER.findall(text))
-        script = "LATIN" if letters else None
-    else:
-        letters = lang.count_letters(text)
-        script = lang.dominant_script(text)
-    if letters == 0:
-        return None
-    if script and script != lang.expected_script(language):
-        # Latin letters in a non-Latin article are often names and brands: only flag
-        # the reverse, or a non-Latin line in another non-Latin script.
-        if script != "LATIN" or letters >= MIN_LANGID_LETTERS:
-            return rules.OTHER_LANGUAGE
-        return None
-    if letters < MIN_LANGID_LETTERS or (content and words >= LONG_CONTENT_WORDS):
-        return None
-    own = lang.stopwords(language)
-    if own:
-        tokens = [t.lower() for t in rules.WORD.findall(text)]
-        # A line with words of the article's own stoplist is not foreign, whatever
-        # a model says about its proper names.
-        if sum(t in own for t in tokens) > len(tokens) // 5:
-            return None
-    code, prob = lang.identify(text)
-    if code != language and prob >= OTHER_LANGUAGE_PROB and stop_share < 0.5:
+    running = line.content and line.words >= LONG_CONTENT_WORDS
+    if lang.is_foreign_line(line.text, language, running, line.stop_share):
         return rules.OTHER_LANGUAGE
     return None
 

@@ -1,17 +1,20 @@
 """Each story once: link exact copies, near-duplicates and excerpts to one canonical article.
 
 After chrome stripping every stored article is compared with the archive (earlier runs
-included) through MinHash signatures and LSH banding (made by :mod:`archiver.shingles`)
-persisted in SQLite:
+included) through MinHash signatures, LSH banding and anchor shingles (made by
+:mod:`archiver.shingles`):
 
-- ``minhash``: one row per article with its signatures (a blob) and its ingest sequence;
-- ``lsh_bands``: one row per band of each signature, indexed by the band's hash, so the
-  articles sharing a band with a new article are found with one indexed query.
+- The bands of a signature propose near-duplicates: two texts sharing one band are
+  candidates (the rates are at the top of :mod:`archiver.shingles`).
+- The anchors are the shingles whose hash falls in 1 of :data:`archiver.shingles.ANCHOR_EVERY`;
+  two texts sharing a passage share its anchors wherever the passage sits, so they find
+  excerpts, which MinHash on Jaccard misses (half a story has a Jaccard of about 0.5
+  with the whole, and leftover chrome lowers it further).
 
-- ``anchors``: the article's anchor shingles (those whose hash falls in 1 of
-  :data:`archiver.shingles.ANCHOR_EVERY`), indexed; two texts sharing a passage share its anchors wherever
-  the passage sits, so this finds excerpts, which MinHash on Jaccard misses (half a story
-  has a Jaccard of about 0.5 with the whole, and leftover chrome lowers it further).
+The signatures are persisted, and probed in memory (:mod:`archiver.signatures`): a later
+run finds the copies of earlier articles without recomputing the corpus. The stage's own
+writes (signatures, template counts) are buffered and written by :func:`flush` before the
+writer commits its batch.
 
 LSH and anchors only propose candidates; each is verified on the real shingle sets
 before it is linked, so a link never rests on an estimate. A new article joins a cluster
@@ -29,6 +32,7 @@ the outcome does not depend on the order in which copies arrive.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from . import shingles, templates
+from . import shingles, signatures, templates
 from .models import Article
 
 # --- Parameters of the archive's linking (shingles and signatures: archiver.shingles) ---
@@ -62,118 +66,39 @@ class Link:
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
-    """Create the persisted MinHash and LSH tables if missing; size the page cache."""
-    # The band and anchor indexes are probed at random keys: a page cache holding their
-    # inner pages keeps each probe to about one page read as the archive grows.
+    """Create the persisted MinHash table if missing (or bring an older one up to date)."""
+    # Candidate texts are read at random keys: a page cache holding the inner pages of
+    # the articles' indexes keeps each read to about one page as the archive grows.
     db.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
-    db.execute(
-        """create table if not exists minhash (
-            seq integer primary key,
-            article_id text not null unique,
-            raw_path text,
-            shingles integer not null,
-            signature blob not null,
-            anchors blob not null,
-            params text not null)"""
-    )
-    db.execute("create index if not exists minhash_raw_path on minhash(raw_path)")
-    db.execute(
-        """create table if not exists lsh_bands (
-            band integer not null,
-            article_id text not null,
-            primary key (band, article_id)) without rowid"""
-    )
-    db.execute(
-        """create table if not exists anchors (
-            anchor integer not null,
-            article_id text not null,
-            primary key (anchor, article_id)) without rowid"""
-    )
+    signatures.ensure_table(db)
 
 
-def _store_signature(
-    db: sqlite_utils.Database, article_id: str, raw_path: str | None, fp: shingles.Fingerprint
-) -> list[int]:
-    _drop_bands(db, article_id)
-    db.execute(
-        """insert into minhash (article_id, raw_path, shingles, signature, anchors, params)
-           values (?, ?, ?, ?, ?, ?)
-           on conflict(article_id) do update set raw_path = excluded.raw_path,
-             shingles = excluded.shingles, signature = excluded.signature,
-             anchors = excluded.anchors, params = excluded.params""",
-        [
-            article_id,
-            raw_path,
-            len(fp.shingles),
-            fp.signature.tobytes(),
-            fp.anchors.tobytes(),
-            shingles.PARAMS_VERSION,
-        ],
-    )
-    keys = shingles.band_keys(fp.signature)
-    db.conn.executemany(
-        "insert or ignore into lsh_bands (band, article_id) values (?, ?)",
-        [(key, article_id) for key in keys],
-    )
-    db.conn.executemany(
-        "insert or ignore into anchors (anchor, article_id) values (?, ?)",
-        [(anchor, article_id) for anchor in fp.anchors.tolist()],
-    )
-    return keys
+_SIGNATURES: weakref.WeakKeyDictionary[sqlite_utils.Database, signatures.Signatures] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _drop_bands(db: sqlite_utils.Database, article_id: str) -> None:
-    row = db.execute(
-        "select signature, anchors, params from minhash where article_id = ?", [article_id]
-    ).fetchone()
-    if row is None:
-        return
-    if row[2] == shingles.PARAMS_VERSION:
-        keys = shingles.band_keys(np.frombuffer(row[0], np.uint32))
-        db.conn.executemany(
-            "delete from lsh_bands where band = ? and article_id = ?",
-            [(key, article_id) for key in keys],
-        )
-        db.conn.executemany(
-            "delete from anchors where anchor = ? and article_id = ?",
-            [(anchor, article_id) for anchor in np.frombuffer(row[1], np.int64).tolist()],
-        )
-    else:  # rows of other parameters cannot be recomputed: find them the slow way
-        db.execute("delete from lsh_bands where article_id = ?", [article_id])
-        db.execute("delete from anchors where article_id = ?", [article_id])
+def _signatures(db: sqlite_utils.Database) -> signatures.Signatures:
+    """The archive's signatures in memory, in step with its ``minhash`` table."""
+    found = _SIGNATURES.get(db)
+    if found is None:
+        found = _SIGNATURES[db] = signatures.Signatures()
+    found.sync(db)
+    return found
+
+
+def flush(db: sqlite_utils.Database) -> None:
+    """Write what the dedupe stage buffered (signatures, template counts); before a commit."""
+    found = _SIGNATURES.get(db)
+    if found is not None:
+        found.flush(db)
+    templates.flush(db)
 
 
 def forget(db: sqlite_utils.Database, article_id: str) -> None:
-    """Remove an article's signature and bands (the article itself is gone or replaced)."""
-    _drop_bands(db, article_id)
-    db.execute("delete from minhash where article_id = ?", [article_id])
-
-
-def _candidates(
-    db: sqlite_utils.Database, article_id: str, keys: list[int], anchors: list[int]
-) -> list[str]:
-    """Articles sharing a band, or enough anchors, with this one; most agreement first."""
-    counts: list[dict[str, int]] = []
-    for table, column, values in (("lsh_bands", "band", keys), ("anchors", "anchor", anchors)):
-        found: dict[str, int] = {}
-        for start in range(0, len(values), 500):
-            chunk = values[start : start + 500]
-            rows = db.execute(
-                f"""select article_id, count(*) from {table}
-                    where {column} in ({",".join("?" * len(chunk))}) and article_id != ?
-                    group by article_id""",
-                [*chunk, article_id],
-            ).fetchall()
-            for other, count in rows:
-                found[other] = found.get(other, 0) + count
-        counts.append(found)
-    bands, shared = counts
-    ranked = sorted(
-        (other for other in bands.keys() | shared.keys()
-         if other in bands or shared[other] >= shingles.MIN_SHARED_ANCHORS),
-        key=lambda other: (-bands.get(other, 0) - shared.get(other, 0), other),
-    )  # fmt: skip
-    return ranked[:MAX_CANDIDATES]
+    """Drop an article's signature (the article itself is gone or replaced, or has no words)."""
+    _signatures(db).forget(article_id)
+    flush(db)
 
 
 def _texts(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
@@ -235,33 +160,68 @@ class _Comparison:
 
 def link_article(db: sqlite_utils.Database, article_id: str) -> Link | None:
     """Index one stored article and link it (and its cluster) to the cluster's canonical."""
-    row = db.execute(
-        "select text, raw_path, duplicate_of from articles where id = ?", [article_id]
-    ).fetchone()
+    link = _link_stored(db, _signatures(db), article_id)
+    flush(db)
+    return link
+
+
+def _link_stored(
+    db: sqlite_utils.Database, sigs: signatures.Signatures, article_id: str
+) -> Link | None:
+    row = db.execute("select text, raw_path from articles where id = ?", [article_id]).fetchone()
     if row is None:
         return None
-    fp = shingles.fingerprint(row[0] or "")
+    return _link(db, sigs, article_id, row[0] or "", row[1])[0]
+
+
+def _link(
+    db: sqlite_utils.Database,
+    sigs: signatures.Signatures,
+    article_id: str,
+    text: str,
+    raw_path: str | None,
+    just_saved: bool = False,
+) -> tuple[Link, list[str] | None]:
+    """Link a stored article with this text (the signatures in step with the archive);
+    also returns the members of its story (None: not known).
+
+    ``just_saved``: the article was stored unlinked right before (``save_articles``).
+    """
+    fp = shingles.fingerprint(text)
     if fp is None:
-        forget(db, article_id)
-        return Link(article_id, None, None)
-    keys = _store_signature(db, article_id, row[1], fp)
-    candidates = _candidates(db, article_id, keys, fp.anchors.tolist())
-    seen = _Comparison(db, article_id, row[0])
+        sigs.forget(article_id)
+        return Link(article_id, None, None), None
+    keys = np.concatenate([fp.bands, fp.anchors])
+    candidates = sigs.candidates(article_id, keys, len(fp.bands), MAX_CANDIDATES)
+    # Only a linked article can be a canonical, and every linked article has a row: an
+    # article stored unlinked without a row has no copies yet.
+    new = just_saved and sigs.seq(article_id) is None
+    sigs.put(article_id, raw_path, fp, keys)
+    seen = _Comparison(db, article_id, text)
     seen.sets[article_id] = fp.shingles
+    seen.in_order[article_id] = fp.ordered
     seen.texts.update(_texts(db, candidates))
-    for missing in set(candidates) - set(seen.texts):
-        forget(db, missing)  # a signature left by an article deleted since
+    for missing in sorted(set(candidates) - set(seen.texts)):
+        sigs.forget(missing)  # a signature left by an article deleted since
     scores = {
         other: seen.verdict(article_id, other).jaccard
         for other in candidates
         if other in seen.texts and seen.copies(other)
     }
-    members = {article_id}
-    members.update(_copies_of(db, [article_id]))
+    duplicate_of, copies = None, "[]"
+    if not new:
+        duplicate_of, copies = db.execute(
+            """select (select duplicate_of from articles where id = ?1),
+                      (select json_group_array(id) from
+                         (select id from articles where duplicate_of = ?1 order by id))""",
+            [article_id],
+        ).fetchone()
+    members = {article_id, *json.loads(copies)}
     members.update(_choose_cluster(db, article_id, scores, seen))
-    if len(members) == 1 and row[2] is None:
-        return Link(article_id, None, None)  # a story of its own, already stored as such
-    return _relink(db, sorted(members), article_id, seen)
+    if len(members) == 1 and duplicate_of is None:
+        return Link(article_id, None, None), [article_id]  # a story of its own, as stored
+    story = sorted(members)
+    return _relink(db, sigs, story, article_id, seen), story
 
 
 def _roots(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
@@ -335,17 +295,20 @@ def canonical_key(published: str | None, word_count: int | None, seq: int | None
 
 def _relink(
     db: sqlite_utils.Database,
+    sigs: signatures.Signatures,
     members: list[str],
     article_id: str,
     seen: _Comparison,
 ) -> Link:
     marks = ",".join("?" * len(members))
-    rows = db.execute(
-        f"""select a.id, a.published, a.word_count, m.seq, a.duplicate_of, a.similarity
-            from articles a left join minhash m on m.article_id = a.id
-            where a.id in ({marks})""",
-        members,
-    ).fetchall()
+    rows = [
+        (member, published, words, sigs.seq(member), duplicate_of, similarity)
+        for member, published, words, duplicate_of, similarity in db.execute(
+            f"""select id, published, word_count, duplicate_of, similarity
+                from articles where id in ({marks})""",
+            members,
+        ).fetchall()
+    ]
     ranked = sorted(rows, key=lambda r: (*canonical_key(r[1], r[2], r[3]), r[0]))
     canonical = ranked[0][0]
     result = Link(article_id, None, None)
@@ -366,12 +329,6 @@ def _relink(
         if member_id == article_id:
             result = Link(article_id, canonical, similarity)
     return result
-
-
-def _orphans(db: sqlite_utils.Database, raw_path: str, keep: set[str]) -> list[str]:
-    """Signatures of articles of this raw file that a re-ingest replaced."""
-    rows = db.execute("select article_id from minhash where raw_path = ?", [raw_path]).fetchall()
-    return [r[0] for r in rows if r[0] not in keep]
 
 
 def _unlink_copies_of(db: sqlite_utils.Database, gone: str) -> list[str]:
@@ -396,23 +353,53 @@ def _prepare(db: sqlite_utils.Database) -> None:
         _PREPARED.add(db)
 
 
+# What before_save made of a raw file's articles, by archive: (as read, as stripped) by id,
+# for the after_save of the same file, which counts the lines of the article as read.
+_BEFORE_SAVE: weakref.WeakKeyDictionary[
+    sqlite_utils.Database, dict[str, tuple[Article, Article]]
+] = weakref.WeakKeyDictionary()
+
+
+def before_save(db: sqlite_utils.Database, articles: Sequence[Article]) -> list[Article]:
+    """Strip the site templates known so far from a raw file's articles about to be stored.
+
+    Optional: :func:`after_save` strips what is left. Stripping first stores each article
+    once, instead of storing it and then rewriting its text (and its full-text entry).
+    Call both in one transaction, so that no other process learns templates in between.
+    """
+    _prepare(db)
+    stripped = [templates.strip(db, article) for article in articles]
+    _BEFORE_SAVE[db] = {
+        after.id: (article, after) for article, after in zip(articles, stripped, strict=True)
+    }
+    return stripped
+
+
 def after_save(
     db: sqlite_utils.Database,
     raw_path: str,
     articles: Sequence[Article],
     clean_dir: Path | None = None,
+    defer: bool = False,
 ) -> list[Link]:
     """Link a raw file's freshly stored articles to the archive and learn site templates.
 
     Runs in the writer right after ``store.save_articles``, inside the writer's batch
-    transaction (or its own). ``clean_dir`` is unused: clean files follow the articles
+    transaction (or its own). With ``defer``, the stage's own writes wait for
+    :func:`flush`, which the writer calls before it commits the batch (one statement per
+    table for the whole batch). ``clean_dir`` is unused: clean files follow the articles
     table through its clean outbox.
     """
     _prepare(db)
     if db.conn.in_transaction:  # the writer's batch: a savepoint per file costs time
-        return _link_saved(db, raw_path, articles)
+        links = _link_saved(db, raw_path, articles)
+        if not defer:
+            flush(db)
+        return links
     with db.atomic():
-        return _link_saved(db, raw_path, articles)
+        links = _link_saved(db, raw_path, articles)
+        flush(db)
+        return links
 
 
 def _link_saved(
@@ -421,19 +408,34 @@ def _link_saved(
     links = []
     keep = {a.id for a in articles}
     relink: list[str] = []
-    for gone in _orphans(db, raw_path, keep):
-        forget(db, gone)
-        relink.extend(_unlink_copies_of(db, gone))
-    for article in articles:
+    sigs = _signatures(db)
+    for gone in sigs.signed_from(raw_path):
+        if gone not in keep:  # a signature of an article a re-ingest replaced
+            sigs.forget(gone)
+            relink.extend(_unlink_copies_of(db, gone))
+    stripped_before = _BEFORE_SAVE.pop(db, {})
+    counted_sites: set[str | None] = set()
+    for stored in articles:
+        read, earlier = stripped_before.get(stored.id, (stored, None))
+        site = templates.site_of(read.site, read.source)
+        if earlier is not stored:  # not what before_save returned: strip it here
+            read, earlier = stored, None
         # Templates known so far are stripped before the article is indexed; it is
-        # counted after linking, so that copies of one story count once per site.
-        templates.apply(db, article.id)
-        link = link_article(db, article.id)
-        templates.observe(db, article)
-        if link is not None:
-            links.append(link)
+        # counted (as read, template lines included) after linking, so that copies of
+        # one story count once per site. What before_save stripped stands unless an
+        # article of the same site was counted since.
+        if earlier is None or site in counted_sites:
+            stripped = templates.strip(db, read, earlier)
+            if stripped is not stored:
+                templates.store_stripped(db, stored, stripped)
+        else:
+            stripped = stored
+        link, story = _link(db, sigs, stored.id, stripped.text, stored.raw_path, True)
+        if templates.count(db, read, story):
+            counted_sites.add(site)
+        links.append(link)
     for copy in relink:
-        link_article(db, copy)
+        _link_stored(db, sigs, copy)
     return links
 
 
@@ -446,14 +448,13 @@ def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
     ensure_tables(db)
     templates.ensure_tables(db)
     stripped = relinked = 0
+    sigs = _signatures(db)
     ids = [r[0] for r in db.execute("select id from articles order by rowid")]
     for article_id in ids:
         changed = templates.apply(db, article_id)
-        stale = db.execute(
-            "select params from minhash where article_id = ?", [article_id]
-        ).fetchone()
-        if changed or stale is None or stale[0] != shingles.PARAMS_VERSION:
-            link_article(db, article_id)
+        if changed or not sigs.indexed(article_id):
+            _link_stored(db, sigs, article_id)
             relinked += 1
         stripped += changed
+    flush(db)
     return stripped, relinked

@@ -181,3 +181,41 @@ def count_words(text: str) -> int:
     if unspaced:
         return max(spaced, unspaced // UNSPACED_CHARS_PER_WORD + spaced // 2)
     return spaced
+
+
+# Lines shorter than this many letters are judged by script, not by language model.
+MIN_LANGID_LETTERS = 25
+OTHER_LANGUAGE_PROB = 0.9
+_LINE_WORD = re.compile(r"\w+(?:[’'-]\w+)*")
+
+
+@lru_cache(maxsize=16_384)
+def is_foreign_line(text: str, language: str, running_text: bool, stop_share: float) -> bool:
+    """True when a line of a page in ``language`` is clearly written in another language.
+
+    ``running_text`` says the line is a long paragraph, which only its script can
+    make foreign. Verdicts are kept: a site repeats its header and footer lines.
+    """
+    if text.isascii():  # most lines of most pages: Latin letters only, counted cheaply
+        letters = len(_ASCII_LETTER.findall(text))
+        script = "LATIN" if letters else None
+    else:
+        letters = count_letters(text)
+        script = dominant_script(text)
+    if letters == 0:
+        return False
+    if script and script != expected_script(language):
+        # Latin letters in a non-Latin article are often names and brands: only flag
+        # the reverse, or a non-Latin line in another non-Latin script.
+        return script != "LATIN" or letters >= MIN_LANGID_LETTERS
+    if letters < MIN_LANGID_LETTERS or running_text:
+        return False
+    own = stopwords(language)
+    if own:
+        tokens = [t.lower() for t in _LINE_WORD.findall(text)]
+        # A line with words of the article's own stoplist is not foreign, whatever
+        # a model says about its proper names.
+        if sum(t in own for t in tokens) > len(tokens) // 5:
+            return False
+    code, prob = identify(text)
+    return code != language and prob >= OTHER_LANGUAGE_PROB and stop_share < 0.5

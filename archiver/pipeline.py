@@ -231,11 +231,13 @@ class ArchiveWriter:
         """Store one file's outcome in the current batch, committing when the batch is full."""
         self._begin()
         if outcome.status == OK:
-            store.save_articles(self.db, outcome.record, outcome.articles, self.clean_dir)
+            # Site templates known so far are stripped first, so each article is written once.
+            articles = dedupe.before_save(self.db, outcome.articles)
+            store.save_articles(self.db, outcome.record, articles, self.clean_dir)
             if outcome.record.format == "warc":
                 # Records of this capture that failed before are read again with it.
                 store.delete_record_failures(self.db, outcome.record.path)
-            dedupe.after_save(self.db, outcome.record.path, outcome.articles, None)
+            dedupe.after_save(self.db, outcome.record.path, articles, None, defer=True)
         elif outcome.status == FAILED:
             # A file that fails now keeps the articles an earlier run stored from it.
             store.save_raw_file(self.db, outcome.record)
@@ -251,6 +253,7 @@ class ArchiveWriter:
     def commit(self) -> None:
         """Commit the batch, then write and remove the clean files it changed."""
         if self.db.conn.in_transaction:
+            dedupe.flush(self.db)  # the dedupe stage's writes of the batch, deferred
             self.db.conn.commit()
         self._pending = 0
         store.flush_clean_outbox(self.db, self.clean_dir)

@@ -171,6 +171,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         raw_files.create_index(["status"])
     if not db.table("articles_fts").exists():
         articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    _reindex_text_updates_only(db)
     if "stories" not in db.view_names():
         db.create_view("stories", STORIES_VIEW)
     if not db.table("clean_outbox").exists():
@@ -179,6 +180,25 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
         for sql in CLEAN_OUTBOX_TRIGGERS:
             db.execute(sql)
+
+
+def _reindex_text_updates_only(db: sqlite_utils.Database) -> None:
+    """Make full-text search re-index an article only when its title or text changes.
+
+    sqlite-utils' update trigger fires on any column, so that linking a copy (setting
+    duplicate_of) would re-index its whole text.
+    """
+    row = db.execute(
+        "select sql from sqlite_master where type = 'trigger' and name = 'articles_au'"
+    ).fetchone()
+    if row is None:
+        return
+    narrowed = re.sub(
+        r"\bAFTER UPDATE ON\b", 'AFTER UPDATE OF "title", "text" ON', row[0], count=1, flags=re.I
+    )
+    if narrowed != row[0]:
+        db.execute("drop trigger articles_au")
+        db.execute(narrowed)
 
 
 # clean/ follows the articles table: every change to an article's clean file is queued

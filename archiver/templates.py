@@ -18,20 +18,29 @@ Guards against the opposite error (a sentence quoted in many articles is not chr
 - a sentence-like line (sentence punctuation or quotation marks) must also recur at the
   same position in the body (counted from the nearer end) in :data:`MIN_SAME_POSITION`
   of its articles: a site's sign-off does, a quote does not.
+
+The counts of the sites met are kept in memory per open archive; they are read again
+when another connection has written (``PRAGMA data_version``) or the archive's total
+moved (a rollback). Counting is buffered: :func:`flush` writes the counts of a batch in
+one statement per table, before the writer commits.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import itertools
 import re
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlite_utils
 
 from . import lang, sources
 from .chrome import describe_line, normalise
-from .models import Article
+from .models import Article, RemovedLine
 
 #: The reason label of a line stripped as a learned template.
 TEMPLATE = "template"
@@ -39,10 +48,14 @@ MAX_TEMPLATE_WORDS = 12
 MIN_ARTICLES = 5
 MIN_SHARE = 0.3
 MIN_SAME_POSITION = 0.8
+#: Short lines whose key and shape are remembered: a site prints its templates again
+#: and again.
+LINE_CACHE_SIZE = 16_384
 
 _QUOTES = re.compile('["“”«»„]')
 
 
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
 def line_key(text: str) -> int:
     """A signed 64-bit key of a line's normalised words."""
     digest = hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=8).digest()
@@ -77,6 +90,24 @@ def _body_lines(text: str) -> list[str]:
     return [p for p in text.split("\n\n") if p.strip()]
 
 
+def _short(paragraph: str) -> bool:
+    """At most MAX_TEMPLATE_WORDS words (splitting no further than needed to tell)."""
+    return len(paragraph.split(None, MAX_TEMPLATE_WORDS)) <= MAX_TEMPLATE_WORDS
+
+
+# The last text split: an article is stripped, then counted, as the same text.
+_last_split: tuple[str, list[str], list[int]] = ("", [], [])
+
+
+def _short_lines(text: str) -> tuple[list[str], list[int]]:
+    """The body paragraphs of a text, and the indexes of the short ones."""
+    global _last_split
+    if _last_split[0] is not text:
+        paragraphs = _body_lines(text)
+        _last_split = (text, paragraphs, [i for i, p in enumerate(paragraphs) if _short(p)])
+    return _last_split[1], _last_split[2]
+
+
 def _position(index: int, count: int) -> int:
     """Index from the start in the first half of the body, negative from the end after."""
     return index if index < (count + 1) // 2 else index - count
@@ -84,87 +115,216 @@ def _position(index: int, count: int) -> int:
 
 def _candidate_lines(text: str, language: str | None) -> list[tuple[int, str, bool, int]]:
     """(key, text, sentence-like, position) of the body lines that could be templates."""
-    stop = lang.stopwords(language)
-    paragraphs = _body_lines(text)
+    paragraphs, short = _short_lines(text)
     found: dict[int, tuple[int, str, bool, int]] = {}
-    for index, paragraph in enumerate(paragraphs):
-        if len(paragraph.split()) > MAX_TEMPLATE_WORDS:
-            continue  # cheap test first: most paragraphs are long
-        line = describe_line(0, paragraph, stop)
-        if line.content or line.words == 0 or line.words > MAX_TEMPLATE_WORDS:
-            continue
-        key = line_key(paragraph)
-        sentence = line.sentence or bool(_QUOTES.search(paragraph))
-        found.setdefault(key, (key, line.text, sentence, _position(index, len(paragraphs))))
+    for index in short:  # most paragraphs are long
+        paragraph = paragraphs[index]
+        candidate = _candidate_line(paragraph, language)
+        if candidate is not None:
+            key, line, sentence = candidate
+            found.setdefault(key, (key, line, sentence, _position(index, len(paragraphs))))
     return list(found.values())
 
 
-def _has_same_site_copy(db: sqlite_utils.Database, article_id: str, site: str) -> bool:
-    """True when another copy of this article's story was already counted for the site."""
+@functools.lru_cache(maxsize=LINE_CACHE_SIZE)
+def _candidate_line(paragraph: str, language: str | None) -> tuple[int, str, bool] | None:
+    """(key, text, sentence-like) of a short paragraph that could be a template, else None."""
+    line = describe_line(0, paragraph, lang.stopwords(language))
+    if line.content or line.words == 0 or line.words > MAX_TEMPLATE_WORDS:
+        return None
+    return line_key(paragraph), line.text, line.sentence or bool(_QUOTES.search(paragraph))
+
+
+def _qualifies(articles: int, sentence: int, at_position: int, site_articles: int) -> bool:
+    """True when a line with these counts is a template of a site with this many articles."""
+    return (
+        articles >= MIN_ARTICLES
+        and articles >= MIN_SHARE * site_articles
+        and (not sentence or at_position >= MIN_SAME_POSITION * articles)
+    )
+
+
+class _Site:
+    """One site's counts: its articles, each line's [articles, sentence, position,
+    at_position, text (of a line new here)], the lines that qualify, the articles counted."""
+
+    def __init__(self, articles: int, lines: dict[int, list]) -> None:
+        self.articles = articles
+        self.lines = lines
+        self.known = {k for k, n in lines.items() if _qualifies(n[0], n[1], n[3], articles)}
+        self.counted: set[str] | None = None  # read when first needed
+
+
+class _Counts:
+    """The template counts of the sites of one open archive met so far, as the archive holds
+    them plus this process's counts not yet written (see :func:`flush`)."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.total: float | None = None  # sum of template_sites.articles in the archive
+        self.sites: dict[str, _Site] = {}
+        self.new_seen: list[tuple[str, str]] = []
+        self.site_added: dict[str, int] = {}
+        # (site, line key) -> its (articles, at_position) in the archive, (0, 0) if new
+        self.lines_changed: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def site(self, db: sqlite_utils.Database, site: str) -> _Site:
+        """A site's counts; read again if the archive changed other than through here."""
+        if not self.site_added:
+            # Nothing buffered: a new transaction may follow writes of another connection
+            # (data_version moves) or a rollback of ours (the total of counts moves).
+            version, total = db.execute(
+                """select (select data_version from pragma_data_version),
+                          (select total(articles) from template_sites)"""
+            ).fetchone()
+            if version != self.version or total != self.total:
+                self.sites.clear()
+            self.version, self.total = version, total
+        found = self.sites.get(site)
+        if found is None:
+            row = db.execute("select articles from template_sites where site = ?", [site])
+            articles = (row.fetchone() or (0,))[0]
+            lines = db.execute(
+                """select line_key, articles, sentence, position, at_position
+                   from template_lines where site = ?""",
+                [site],
+            ).fetchall()
+            found = self.sites[site] = _Site(articles, {r[0]: [*r[1:], None] for r in lines})
+        return found
+
+    def count(
+        self, db: sqlite_utils.Database, site: str, article: Article, others: list[str]
+    ) -> bool:
+        """Count an article's candidate lines for its site, unless it (or a copy) was."""
+        state = self.site(db, site)
+        if state.counted is None:
+            rows = db.execute("select article_id from template_seen where site = ?", [site])
+            state.counted = {r[0] for r in rows}
+        if article.id in state.counted or any(m in state.counted for m in others):
+            return False
+        state.counted.add(article.id)
+        self.new_seen.append((site, article.id))
+        state.articles += 1
+        self.site_added[site] = self.site_added.get(site, 0) + 1
+        for key, text, sentence, position in _candidate_lines(article.text, article.language):
+            line = state.lines.get(key)
+            self.lines_changed.setdefault((site, key), (line[0], line[3]) if line else (0, 0))
+            if line is None:
+                line = state.lines[key] = [1, int(sentence), position, 1, text]
+            else:
+                line[0] += 1
+                line[3] += line[2] == position
+            if _qualifies(line[0], line[1], line[3], state.articles):
+                state.known.add(key)
+        # Only a line just counted can start to qualify; any can stop (the site grew).
+        for key in list(state.known):
+            line = state.lines[key]
+            if not _qualifies(line[0], line[1], line[3], state.articles):
+                state.known.discard(key)
+        return True
+
+    def flush(self, db: sqlite_utils.Database) -> None:
+        """Write the buffered counts: one statement per table."""
+        if not self.site_added:
+            return
+        db.conn.executemany(
+            "insert or ignore into template_seen (site, article_id) values (?, ?)", self.new_seen
+        )
+        db.conn.executemany(
+            """insert into template_sites (site, articles) values (?, ?)
+               on conflict(site) do update set articles = articles + excluded.articles""",
+            list(self.site_added.items()),
+        )
+        rows = []
+        for (site, key), (articles, at_position) in self.lines_changed.items():
+            line = self.sites[site].lines[key]
+            rows.append(
+                (
+                    site,
+                    key,
+                    line[4] or "",
+                    line[0] - articles,
+                    line[1],
+                    line[2],
+                    line[3] - at_position,
+                )
+            )
+        db.conn.executemany(
+            """insert into template_lines
+                 (site, line_key, text, articles, sentence, position, at_position)
+               values (?, ?, ?, ?, ?, ?, ?)
+               on conflict(site, line_key) do update set articles = articles + excluded.articles,
+                 at_position = at_position + excluded.at_position""",
+            rows,
+        )
+        self.total = (self.total or 0) + sum(self.site_added.values())
+        self.new_seen, self.site_added, self.lines_changed = [], {}, {}
+
+
+_COUNTS: weakref.WeakKeyDictionary[sqlite_utils.Database, _Counts] = weakref.WeakKeyDictionary()
+
+
+def _counts(db: sqlite_utils.Database) -> _Counts:
+    found = _COUNTS.get(db)
+    if found is None:
+        found = _COUNTS[db] = _Counts()
+    return found
+
+
+def _story_others(db: sqlite_utils.Database, article_id: str) -> list[str]:
+    """The other articles of this article's story (its canonical and the canonical's copies)."""
     row = db.execute(
         "select coalesce(duplicate_of, id) from articles where id = ?", [article_id]
     ).fetchone()
     if row is None:
-        return False
+        return []
     root = row[0]
     # Two indexed lookups (the root, then its copies): an OR would scan the table.
     copies = db.execute("select id from articles where duplicate_of = ?", [root]).fetchall()
-    others = [m for m in [root, *(r[0] for r in copies)] if m != article_id]
-    if not others:
-        return False
-    marks = ",".join("?" * len(others))
-    seen = db.execute(
-        f"select 1 from template_seen where site = ? and article_id in ({marks}) limit 1",
-        [site, *others],
-    ).fetchone()
-    return seen is not None
+    return [m for m in [root, *(r[0] for r in copies)] if m != article_id]
 
 
-def observe(db: sqlite_utils.Database, article: Article) -> bool:
-    """Count a stored article's candidate lines for its site; False if not counted."""
+def count(db: sqlite_utils.Database, article: Article, story: Sequence[str] | None = None) -> bool:
+    """Count a stored article's candidate lines for its site; False if not counted.
+
+    ``story`` lists the articles of its story when the caller has just linked it (it is
+    read from the archive otherwise): another copy already counted for the site means
+    this one is not. The counts are written by :func:`flush`.
+    """
     site = site_of(article.site, article.source)
     if site is None:
         return False
-    if db.execute(
-        "select 1 from template_seen where site = ? and article_id = ?", [site, article.id]
-    ).fetchone():
-        return False
-    if _has_same_site_copy(db, article.id, site):
-        return False
-    db.execute("insert into template_seen (site, article_id) values (?, ?)", [site, article.id])
-    db.execute(
-        """insert into template_sites (site, articles) values (?, 1)
-           on conflict(site) do update set articles = articles + 1""",
-        [site],
-    )
-    db.conn.executemany(
-        """insert into template_lines
-             (site, line_key, text, articles, sentence, position, at_position)
-           values (?, ?, ?, 1, ?, ?, 1)
-           on conflict(site, line_key) do update set articles = articles + 1,
-             at_position = at_position + (position = excluded.position)""",
-        [
-            (site, key, text, int(sentence), position)
-            for key, text, sentence, position in _candidate_lines(article.text, article.language)
-        ],
-    )
-    return True
+    others = _story_others(db, article.id) if story is None else [
+        m for m in story if m != article.id
+    ]  # fmt: skip
+    return _counts(db).count(db, site, article, others)
+
+
+def observe(
+    db: sqlite_utils.Database, article: Article, story: Sequence[str] | None = None
+) -> bool:
+    """Count a stored article's candidate lines for its site now; False if not counted."""
+    counted = count(db, article, story)
+    flush(db)
+    return counted
+
+
+def flush(db: sqlite_utils.Database) -> None:
+    """Write the counts :func:`count` buffered (call before committing)."""
+    found = _COUNTS.get(db)
+    if found is not None:
+        found.flush(db)
 
 
 def known_templates(db: sqlite_utils.Database, site: str) -> set[int]:
     """Keys of the lines that qualify as templates of a site (tables must exist)."""
-    rows = db.execute(
-        """select l.line_key from template_lines l join template_sites s on s.site = l.site
-           where l.site = ? and l.articles >= ? and l.articles >= ? * s.articles
-             and (l.sentence = 0 or l.at_position >= ? * l.articles)""",
-        [site, MIN_ARTICLES, MIN_SHARE, MIN_SAME_POSITION],
-    ).fetchall()
-    return {r[0] for r in rows}
+    return set(_counts(db).site(db, site).known)
 
 
 def template_sites(db: sqlite_utils.Database) -> list[str]:
     """Sites with at least one known template."""
     ensure_tables(db)
+    flush(db)
     return [
         r[0]
         for r in db.execute("select site from template_sites order by site").fetchall()
@@ -182,7 +342,7 @@ def _body_line_numbers(
     """
     if raw_path and extractor == "text-dump":
         try:
-            text = sources.decode_raw(raw_path, sources.read_bytes(Path(raw_path))).text
+            text = sources.decode_bytes(sources.inflate(sources.read_bytes(Path(raw_path))))[0]
         except (OSError, Exception):  # the raw file may be gone: fall back below
             text = None
         if text is not None:
@@ -192,6 +352,82 @@ def _body_line_numbers(
                 return numbers
     free = (n for n in itertools.count(1) if n not in removed)
     return list(itertools.islice(free, count))
+
+
+def _template_hits(
+    db: sqlite_utils.Database, site: str | None, source: str | None, text: str
+) -> tuple[list[str], list[int]]:
+    """The body paragraphs of a text and the indexes of those that are known templates."""
+    key = site_of(site, source)
+    if key is None:
+        return [], []
+    known = _counts(db).site(db, key).known
+    if not known:
+        return [], []
+    paragraphs, short = _short_lines(text)
+    hits = [i for i in short if line_key(paragraphs[i]) in known]
+    if len(hits) == len(paragraphs):
+        return paragraphs, []  # nothing but template lines: leave the article alone
+    return paragraphs, hits
+
+
+def _stripped(
+    paragraphs: list[str], hits: list[int], numbers: list[int]
+) -> tuple[str, list[RemovedLine]]:
+    """The text without the hit paragraphs, and the removed lines (raw line numbers)."""
+    dropped = set(hits)
+    text = "\n\n".join(p for i, p in enumerate(paragraphs) if i not in dropped)
+    return text, [RemovedLine(numbers[i], paragraphs[i], TEMPLATE) for i in hits]
+
+
+def strip(db: sqlite_utils.Database, article: Article, earlier: Article | None = None) -> Article:
+    """The article without its site's known templates (the same object when there are none).
+
+    ``earlier``: what an earlier call made of this article, returned again when the known
+    templates still strip the same lines (the raw file is not read again for their numbers).
+    """
+    paragraphs, hits = _template_hits(db, article.site, article.source, article.text)
+    if not hits:
+        return article
+    if earlier is not None and [r.text for r in earlier.removed[len(article.removed) :]] == [
+        paragraphs[i] for i in hits
+    ]:
+        return earlier
+    removed = {r.line_no for r in article.removed if r.stage == "text"}
+    numbers = _body_line_numbers(article.raw_path, article.extractor, removed, len(paragraphs))
+    text, lines = _stripped(paragraphs, hits, numbers)
+    return dataclasses.replace(article, text=text, removed=(*article.removed, *lines))
+
+
+def store_stripped(db: sqlite_utils.Database, stored: Article, stripped: Article) -> None:
+    """Write what :func:`strip` made of an article over what was stored of it."""
+    if stripped.text == stored.text and stripped.removed == stored.removed:
+        return
+    now = {(r.stage, r.line_no) for r in stripped.removed if r.reason == TEMPLATE}
+    db.conn.executemany(
+        "delete from removed_lines where article_id = ? and stage = ? and line_no = ?",
+        [
+            (stored.id, r.stage, r.line_no)
+            for r in stored.removed
+            if r.reason == TEMPLATE and (r.stage, r.line_no) not in now
+        ],
+    )
+    before = set(stored.removed)
+    _write(db, stripped.id, stripped.text, [r for r in stripped.removed if r not in before])
+
+
+def _write(
+    db: sqlite_utils.Database, article_id: str, text: str, lines: Sequence[RemovedLine]
+) -> None:
+    db.execute(
+        "update articles set text = ?, word_count = ? where id = ?",
+        [text, len(text.split()), article_id],
+    )
+    db.conn.executemany(
+        """insert or replace into removed_lines (article_id, stage, line_no, text, reason)
+           values (?, ?, ?, ?, ?)""",
+        [(article_id, r.stage, r.line_no, r.text, r.reason) for r in lines],
+    )
 
 
 def apply(db: sqlite_utils.Database, article_id: str) -> bool:
@@ -206,19 +442,8 @@ def apply(db: sqlite_utils.Database, article_id: str) -> bool:
     if row is None:
         return False
     site, source, text, raw_path, extractor = row
-    key = site_of(site, source)
-    if key is None:
-        return False
-    known = known_templates(db, key)
-    if not known:
-        return False
-    paragraphs = _body_lines(text or "")
-    hits = [
-        i
-        for i, p in enumerate(paragraphs)
-        if len(p.split()) <= MAX_TEMPLATE_WORDS and line_key(p) in known
-    ]
-    if not hits or len(hits) == len(paragraphs):
+    paragraphs, hits = _template_hits(db, site, source, text or "")
+    if not hits:
         return False
     removed = {
         r[0]
@@ -228,15 +453,5 @@ def apply(db: sqlite_utils.Database, article_id: str) -> bool:
         )
     }
     numbers = _body_line_numbers(raw_path, extractor, removed, len(paragraphs))
-    kept = [p for i, p in enumerate(paragraphs) if i not in set(hits)]
-    new_text = "\n\n".join(kept)
-    db.execute(
-        "update articles set text = ?, word_count = ? where id = ?",
-        [new_text, len(new_text.split()), article_id],
-    )
-    db.conn.executemany(
-        """insert or replace into removed_lines (article_id, stage, line_no, text, reason)
-           values (?, 'text', ?, ?, ?)""",
-        [(article_id, numbers[i], paragraphs[i], TEMPLATE) for i in hits],
-    )
+    _write(db, article_id, *_stripped(paragraphs, hits, numbers))
     return True

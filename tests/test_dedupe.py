@@ -7,11 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 import archiver
-from archiver import shingles, templates
+from archiver import dedupe, shingles, store, templates
 from archiver.cli import main
+from archiver.models import Article, article_id
 
 from .conftest import SEED_NAMES, SEED_RAW
 
@@ -107,8 +109,10 @@ def test_five_seeds_stay_five_stories(seeds_dir: Path, tmp_path: Path) -> None:
     assert rows(db, "select count(*) from articles where duplicate_of is not null") == [(0,)]
     assert len(rows(db, "select id from stories")) == len(SEED_NAMES) == 5
     # The signatures are persisted for later runs.
-    assert rows(db, "select count(*) from minhash") == [(5,)]
-    assert rows(db, "select count(*) from lsh_bands")[0][0] == 5 * shingles.FULL_BANDS
+    assert (
+        rows(db, "select params, length(signature) from minhash")
+        == [(shingles.PARAMS_VERSION, 4 * shingles.NUM_PERM)] * 5
+    )
 
 
 def test_copy_with_dateline_and_dropped_paragraph_is_linked(
@@ -365,3 +369,59 @@ def test_copies_that_gained_different_chrome_are_joined_by_a_clean_excerpt(
             assert rows(db, "select count(*) from stories") == [(2,)]
     assert rows(db, "select count(*) from stories") == [(1,)]
     assert rows(db, "select copies from stories") == [(3,)]
+
+
+def wire_article(name: str, paragraphs: list[str]) -> Article:
+    """An article as the cleaning stage hands it to the writer (raw file NAME.txt)."""
+    text = "\n\n".join(paragraphs)
+    return Article(
+        id=article_id(f"{name}:{text}"), raw_path=f"{name}.txt", raw_sha256="",
+        title=name, text=text, published=None, source=None, dateline=None,
+        author=None, language="en",
+    )  # fmt: skip
+
+
+def store_and_link(db: sqlite_utils.Database, article: Article) -> None:
+    """Store one article and link it in one transaction, as the archive's writer does."""
+    record = store.RawFileRecord(
+        article.raw_path, "", 0, "text", "utf-8", "ok", None, 1, article.extractor_version
+    )
+    with db.atomic():
+        stored = dedupe.before_save(db, [article])
+        store.save_articles(db, record, stored, None)
+        dedupe.after_save(db, article.raw_path, stored, None, defer=True)
+        dedupe.flush(db)
+
+
+def linked_to(db_path: Path, article: Article) -> str | None:
+    """The canonical an article is linked to (None: it is one)."""
+    return rows(db_path, "select duplicate_of from articles where id = ?", (article.id,))[0][0]
+
+
+def test_two_connections_each_find_what_the_other_linked(tmp_path: Path) -> None:
+    """Two writers on one archive (two processes, or two connections) take turns: each
+    finds the copies of the articles the other stored since it last looked."""
+    path = tmp_path / "a.db"
+    first, second = store.open_db(path), store.open_db(path)
+    story = story_paragraphs(20)
+    # The second connection indexes the archive before the first stores anything.
+    store_and_link(second, wire_article("other", story_paragraphs(21)))
+    original = wire_article("original", story)
+    store_and_link(first, original)
+    copy = wire_article("copy", ["LISBON (Wire) - " + story[0], *story[1:-1]])
+    store_and_link(second, copy)
+    assert linked_to(path, copy) == original.id
+    excerpt = wire_article("excerpt", story[:4])
+    store_and_link(first, excerpt)
+    assert linked_to(path, excerpt) == original.id
+    # The first replaces its original with another story: its copies stay one story (the
+    # longest is now the canonical), and the second links a new copy to that one, not
+    # to the article gone.
+    store_and_link(first, wire_article("original", story_paragraphs(22)))
+    assert rows(path, "select count(*) from articles where id = ?", (original.id,)) == [(0,)]
+    assert linked_to(path, excerpt) == copy.id
+    again = wire_article("again", story[:-2])
+    store_and_link(second, again)
+    assert linked_to(path, again) == copy.id
+    first.close()
+    second.close()
