@@ -73,7 +73,6 @@ LEAD_PARAGRAPHS = 2
 # A line printed twice is removed once only when it is paragraph-sized.
 MIN_PARAGRAPH_REPEAT_WORDS = 10
 
-_SPACE = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 _NORM = re.compile(r"[\W_]+")
 
@@ -126,8 +125,8 @@ def _judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[tuple
     if found is not None:
         return found
     line = describe_line(0, raw, stop)
-    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper)
-    verdict = (*shape, line.sentence, line.content), rule_reason(line, whole_page)
+    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
+    verdict = (*shape, line.content), rule_reason(line, whole_page)
     if not line.content or line.words < CACHED_MAX_WORDS:
         if len(_LINE_VERDICTS) >= LINE_CACHE_SIZE:
             # Workers on Dask may share the store between threads: another thread's

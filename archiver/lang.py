@@ -11,6 +11,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from . import rules
+
 # ISO 639-1 codes mapped to justext's stoplist names, for the languages news is most
 # often written in; other languages fall back to shape signals only.
 STOPLIST_NAMES: dict[str, str] = {
@@ -186,7 +188,6 @@ def count_words(text: str) -> int:
 # Lines shorter than this many letters are judged by script, not by language model.
 MIN_LANGID_LETTERS = 25
 OTHER_LANGUAGE_PROB = 0.9
-_LINE_WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
 
 @lru_cache(maxsize=16_384)
@@ -212,7 +213,7 @@ def is_foreign_line(text: str, language: str, running_text: bool, stop_share: fl
         return False
     own = stopwords(language)
     if own:
-        tokens = [t.lower() for t in _LINE_WORD.findall(text)]
+        tokens = [t.lower() for t in rules.WORD.findall(text)]
         # A line with words of the article's own stoplist is not foreign, whatever
         # a model says about its proper names.
         if sum(t in own for t in tokens) > len(tokens) // 5:

@@ -39,7 +39,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import lang, sources
-from .chrome import describe_line, normalise
+from .chrome import describe_line, normalise, split_lines
 from .models import Article, RemovedLine
 
 #: The reason label of a line stripped as a learned template.
@@ -144,14 +144,29 @@ def _qualifies(articles: int, sentence: int, at_position: int, site_articles: in
     )
 
 
-class _Site:
-    """One site's counts: its articles, each line's [articles, sentence, position,
-    at_position, text (of a line new here)], the lines that qualify, the articles counted."""
+@dataclasses.dataclass(slots=True)
+class _LineCount:
+    """How often a site printed a line: in how many articles, and how many at ``position``."""
 
-    def __init__(self, articles: int, lines: dict[int, list]) -> None:
+    articles: int
+    sentence: int
+    position: int
+    at_position: int
+    text: str | None = None  # set for a line first met here (the archive has the others)
+
+    def qualifies(self, site_articles: int) -> bool:
+        """True when the line is a template of a site with this many articles."""
+        return _qualifies(self.articles, self.sentence, self.at_position, site_articles)
+
+
+class _Site:
+    """One site's counts: its articles, its lines' counts, the lines that qualify, and the
+    articles counted."""
+
+    def __init__(self, articles: int, lines: dict[int, _LineCount]) -> None:
         self.articles = articles
         self.lines = lines
-        self.known = {k for k, n in lines.items() if _qualifies(n[0], n[1], n[3], articles)}
+        self.known = {key for key, line in lines.items() if line.qualifies(articles)}
         self.counted: set[str] | None = None  # read when first needed
 
 
@@ -189,7 +204,7 @@ class _Counts:
                    from template_lines where site = ?""",
                 [site],
             ).fetchall()
-            found = self.sites[site] = _Site(articles, {r[0]: [*r[1:], None] for r in lines})
+            found = self.sites[site] = _Site(articles, {r[0]: _LineCount(*r[1:]) for r in lines})
         return found
 
     def count(
@@ -208,19 +223,17 @@ class _Counts:
         self.site_added[site] = self.site_added.get(site, 0) + 1
         for key, text, sentence, position in _candidate_lines(article.text, article.language):
             line = state.lines.get(key)
-            self.lines_changed.setdefault((site, key), (line[0], line[3]) if line else (0, 0))
+            before = (line.articles, line.at_position) if line else (0, 0)
+            self.lines_changed.setdefault((site, key), before)
             if line is None:
-                line = state.lines[key] = [1, int(sentence), position, 1, text]
+                line = state.lines[key] = _LineCount(1, int(sentence), position, 1, text)
             else:
-                line[0] += 1
-                line[3] += line[2] == position
-            if _qualifies(line[0], line[1], line[3], state.articles):
+                line.articles += 1
+                line.at_position += line.position == position
+            if line.qualifies(state.articles):
                 state.known.add(key)
         # Only a line just counted can start to qualify; any can stop (the site grew).
-        for key in list(state.known):
-            line = state.lines[key]
-            if not _qualifies(line[0], line[1], line[3], state.articles):
-                state.known.discard(key)
+        state.known = {key for key in state.known if state.lines[key].qualifies(state.articles)}
         return True
 
     def flush(self, db: sqlite_utils.Database) -> None:
@@ -238,17 +251,8 @@ class _Counts:
         rows = []
         for (site, key), (articles, at_position) in self.lines_changed.items():
             line = self.sites[site].lines[key]
-            rows.append(
-                (
-                    site,
-                    key,
-                    line[4] or "",
-                    line[0] - articles,
-                    line[1],
-                    line[2],
-                    line[3] - at_position,
-                )
-            )
+            added, added_at = line.articles - articles, line.at_position - at_position
+            rows.append((site, key, line.text or "", added, line.sentence, line.position, added_at))
         db.conn.executemany(
             """insert into template_lines
                  (site, line_key, text, articles, sentence, position, at_position)
@@ -343,10 +347,10 @@ def _body_line_numbers(
     if raw_path and extractor == "text-dump":
         try:
             text = sources.decode_bytes(sources.inflate(sources.read_bytes(Path(raw_path))))[0]
-        except (OSError, Exception):  # the raw file may be gone: fall back below
+        except Exception:  # the raw file may be gone or changed: fall back below
             text = None
         if text is not None:
-            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            lines = split_lines(text)
             numbers = [n for n, ln in enumerate(lines, 1) if ln.strip() and n not in removed]
             if len(numbers) == count:
                 return numbers
