@@ -80,6 +80,9 @@ class Article:
     captured_at: str | None = None
     extractor: str = "text-dump"
     extractor_version: str = EXTRACTOR_VERSION
+    #: The raw line number of each paragraph of ``text``, when the stripper knows them
+    #: (text dumps); what a later removal (a site template) records as its line.
+    body_lines: tuple[int, ...] = ()
 
     @property
     def word_count(self) -> int:

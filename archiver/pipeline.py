@@ -81,6 +81,7 @@ def article_from_doc(doc: RawDoc) -> Article:
         language=meta.language,
         removed=page.removed,
         url=doc.url,
+        body_lines=tuple(line.no for line in page.body),
     )
 
 

@@ -397,10 +397,19 @@ def strip(db: sqlite_utils.Database, article: Article, earlier: Article | None =
         paragraphs[i] for i in hits
     ]:
         return earlier
-    removed = {r.line_no for r in article.removed if r.stage == "text"}
-    numbers = _body_line_numbers(article.raw_path, article.extractor, removed, len(paragraphs))
+    if len(article.body_lines) == len(paragraphs):
+        numbers = list(article.body_lines)
+    else:  # not known (an article read back from the archive): work them out
+        removed = {r.line_no for r in article.removed if r.stage == "text"}
+        numbers = _body_line_numbers(article.raw_path, article.extractor, removed, len(paragraphs))
     text, lines = _stripped(paragraphs, hits, numbers)
-    return dataclasses.replace(article, text=text, removed=(*article.removed, *lines))
+    dropped = set(hits)
+    return dataclasses.replace(
+        article,
+        text=text,
+        removed=(*article.removed, *lines),
+        body_lines=tuple(n for i, n in enumerate(numbers) if i not in dropped),
+    )
 
 
 def store_stripped(db: sqlite_utils.Database, stored: Article, stripped: Article) -> None:

@@ -271,6 +271,8 @@ def synthetic_articles(count: int, seed: int) -> Iterator[tuple[Article, str]]:
             id=f"{n:016x}", raw_path=f"synthetic/{n}.txt", raw_sha256="", title=f"Story {n}",
             text=text, published=day if rng.random() < 0.7 else None, source=None,
             dateline=None, author=None, language="en", site=site,
+            # Paragraphs on every other raw line, as the stripper reports a dump's body.
+            body_lines=tuple(range(1, 2 * len(paragraphs), 2)),
         )  # fmt: skip
         yield article, story
 
