@@ -53,7 +53,7 @@ MIN_BRIDGE_CONTAINMENT = 0.5
 MAX_CANDIDATES = 16
 MAX_MEMBERS_CHECKED = 12
 #: SQLite page cache of the writer's connection, in KiB.
-PAGE_CACHE_KIB = 65_536
+PAGE_CACHE_KIB = 8_192
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,12 @@ class KeyIndex:
 
     Most probes find nothing (most articles are new stories), and a binary search in a
     large array misses the CPU cache at every step: a bitmap of the keys' top bits (one to
-    two times FILTER_BITS bits per entry: 1.5% to 3% false positives) answers most first.
+    two times FILTER_BITS bits per entry: 3% to 6% false positives) answers most first.
     """
 
     PENDING_SHARE = 8
     MIN_PENDING = 65_536
-    FILTER_BITS = 32
+    FILTER_BITS = 16
 
     def __init__(self) -> None:
         self._keys = np.empty(0, np.int64)
@@ -127,7 +127,7 @@ class KeyIndex:
         """A filter sized for the entries (rebuilt when they outgrow it, doubling)."""
         if len(self) * self.FILTER_BITS <= 1 << self._filter_log2:
             return
-        self._filter_log2 = (2 * self.FILTER_BITS * len(self) - 1).bit_length()
+        self._filter_log2 = (self.FILTER_BITS * len(self) - 1).bit_length()
         self._filter = bytearray(1 << (self._filter_log2 - 3))
         self._mark(self._keys)
         self._mark(np.fromiter(self._pending, np.int64, len(self._pending)))
@@ -240,7 +240,8 @@ class Signatures:
         self.keys = KeyIndex()
         self.ids: dict[int, str] = {}  # seq -> article id of every indexed row
         self.rows: dict[str, tuple[int, str | None]] = {}  # article -> (seq, raw file), all
-        self.by_raw_path: dict[str, set[str]] = {}  # raw file -> articles signed from it
+        # raw file -> the article signed from it, or the set of them (most files have one)
+        self.by_raw_path: dict[str, str | set[str]] = {}
         self.emptied: set[str] = set()  # articles whose row is emptied (forgotten)
         self.max_seq = 0
         self.stamp = 0  # every row stamped up to this one is known here
@@ -328,7 +329,13 @@ class Signatures:
             self._unindex(moved[0])
         self.rows[article_id] = (seq, raw_path)
         if raw_path is not None:
-            self.by_raw_path.setdefault(raw_path, set()).add(article_id)
+            found = self.by_raw_path.get(raw_path)
+            if found is None:
+                self.by_raw_path[raw_path] = article_id
+            elif isinstance(found, set):
+                found.add(article_id)
+            elif found != article_id:
+                self.by_raw_path[raw_path] = {found, article_id}
         self.max_seq = max(self.max_seq, seq)
 
     def _index(
@@ -386,7 +393,8 @@ class Signatures:
     def signed_from(self, raw_path: str) -> list[str]:
         """Articles whose current row was made from this raw file."""
         found = self.by_raw_path.get(raw_path, ())
-        return sorted(a for a in found if self.rows.get(a, (0, None))[1] == raw_path)
+        signed = (found,) if isinstance(found, str) else found
+        return sorted(a for a in signed if self.rows.get(a, (0, None))[1] == raw_path)
 
     def seq(self, article_id: str) -> int | None:
         """The ingest sequence of an article's row (None: it has none)."""

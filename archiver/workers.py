@@ -60,6 +60,9 @@ def map_ordered(
         # forkserver, not fork: a forked child would inherit the parent's open SQLite
         # connection, and closing it there can checkpoint and remove the WAL under it.
         context = multiprocessing.get_context("forkserver")
+        # Loaded in the fork server before it forks the workers, so they share one copy
+        # (a fork server already running keeps what it has).
+        context.set_forkserver_preload(["archiver._warm"])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=warm_up) as pool:
             yield from _windowed(
                 lambda task: pool.submit(fn, *task), tasks, workers * TASKS_PER_WORKER
