@@ -71,6 +71,11 @@ class KeyIndex:
     PENDING_SHARE = 8
     MIN_PENDING = 65_536
     FILTER_BITS = 16
+    #: Entries returned per key and part (arrays, pending) at most: the last added. A key
+    #: that hundreds of texts share is a passage of boilerplate, or a story copied that
+    #: often, whose newest copies are enough to find it; without a cap each probe would
+    #: cost as much as the archive holds copies of it.
+    MAX_MATCHES = 64
 
     def __init__(self) -> None:
         self._keys = np.empty(0, np.int64)
@@ -156,25 +161,28 @@ class KeyIndex:
         if not maybe:
             return found
         queries = queries[maybe]
-        keys = self._keys
+        keys, cap = self._keys, self.MAX_MATCHES
         if len(keys):
-            # One binary search per key; the rare key with several entries is walked on.
             start_at = keys.searchsorted(queries)
-            hit = np.flatnonzero(keys[np.minimum(start_at, len(keys) - 1)] == queries)
+            end_at = keys.searchsorted(queries, "right")
+            hit = np.flatnonzero(end_at > start_at)
             if len(hit):
                 seqs = self._seqs
-                for i, start in zip(hit.tolist(), start_at[hit].tolist(), strict=True):
-                    key, end = keys[start], start + 1
-                    while end < len(keys) and keys[end] == key:
-                        end += 1
-                    found.extend((seq, i) for seq in seqs[start:end].tolist())
+                for i, start, end in zip(
+                    hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
+                ):
+                    found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
         pending, more = self._pending, self._more
         for i, key in enumerate(queries.tolist()):
             seq = pending.get(key)
             if seq is not None:
-                found.append((seq, i))
                 if more and key in more:
-                    found.extend((other, i) for other in more[key])
+                    others = more[key]
+                    if len(others) < cap:
+                        found.append((seq, i))
+                    found.extend((other, i) for other in others[-cap:])
+                else:
+                    found.append((seq, i))
         if self._replaced and found:
             found = self._current(found, queries)
         return [(seq, maybe[i]) for seq, i in found]

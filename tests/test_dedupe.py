@@ -6,12 +6,13 @@ import random
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
 import archiver
-from archiver import dedupe, shingles, store, templates
+from archiver import dedupe, shingles, signatures, store, templates
 from archiver.cli import main
 from archiver.models import Article, article_id
 
@@ -425,3 +426,40 @@ def test_two_connections_each_find_what_the_other_linked(tmp_path: Path) -> None
     assert linked_to(path, again) == copy.id
     first.close()
     second.close()
+
+
+def test_a_passage_many_articles_share_returns_only_its_newest_matches() -> None:
+    index = signatures.KeyIndex()
+    shared = 12345
+    for seq in range(1, 301):
+        index.add(seq, np.array([shared, 1_000_000 + seq], np.int64))
+        if seq == 150:
+            index._merge()  # the older entries in the sorted arrays, the newer pending
+    found = index.lookup(np.array([shared, 1_000_005], np.int64))
+    on_shared = sorted(seq for seq, i in found if i == 0)
+    cap = signatures.KeyIndex.MAX_MATCHES
+    # The newest of each part: the arrays' last entries and the pending ones.
+    assert on_shared == [*range(151 - cap, 151), *range(301 - cap, 301)]
+    assert (5, 1) in found
+
+
+def test_an_old_story_is_found_past_a_passage_many_articles_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(signatures.KeyIndex, "MAX_MATCHES", 3)
+    path = tmp_path / "a.db"
+    db = store.open_db(path)
+    boilerplate = " ".join(story_paragraphs(99, count=2))
+    articles = [
+        wire_article(f"s{n}", [*story_paragraphs(n)[:3], boilerplate, *story_paragraphs(n)[3:]])
+        for n in range(30)
+    ]
+    for article in articles:
+        store_and_link(db, article)
+    oldest = story_paragraphs(0)
+    copy = wire_article("copy", ["LISBON (Wire) - " + oldest[0], *oldest[1:-1]])
+    store_and_link(db, copy)
+    assert linked_to(path, copy) == articles[0].id
+    # The passage they share makes none of them copies of another.
+    assert rows(path, "select count(*) from articles where duplicate_of is not null") == [(1,)]
+    db.close()
