@@ -176,13 +176,9 @@ class KeyIndex:
         for i, key in enumerate(queries.tolist()):
             seq = pending.get(key)
             if seq is not None:
-                if more and key in more:
-                    others = more[key]
-                    if len(others) < cap:
-                        found.append((seq, i))
-                    found.extend((other, i) for other in others[-cap:])
-                else:
-                    found.append((seq, i))
+                others = more.get(key) if more else None
+                matches = [seq, *others][-cap:] if others else (seq,)
+                found.extend((match, i) for match in matches)
         if self._replaced and found:
             found = self._current(found, queries)
         return [(seq, maybe[i]) for seq, i in found]

@@ -377,11 +377,14 @@ def _template_hits(
 
 def _stripped(
     paragraphs: list[str], hits: list[int], numbers: list[int]
-) -> tuple[str, list[RemovedLine]]:
-    """The text without the hit paragraphs, and the removed lines (raw line numbers)."""
+) -> tuple[str, list[RemovedLine], tuple[int, ...]]:
+    """The text without the hit paragraphs, the removed lines and the kept paragraphs'
+    line numbers (raw line numbers)."""
     dropped = set(hits)
-    text = "\n\n".join(p for i, p in enumerate(paragraphs) if i not in dropped)
-    return text, [RemovedLine(numbers[i], paragraphs[i], TEMPLATE) for i in hits]
+    kept = [i for i in range(len(paragraphs)) if i not in dropped]
+    text = "\n\n".join(paragraphs[i] for i in kept)
+    lines = [RemovedLine(numbers[i], paragraphs[i], TEMPLATE) for i in hits]
+    return text, lines, tuple(numbers[i] for i in kept)
 
 
 def strip(db: sqlite_utils.Database, article: Article, earlier: Article | None = None) -> Article:
@@ -402,13 +405,9 @@ def strip(db: sqlite_utils.Database, article: Article, earlier: Article | None =
     else:  # not known (an article read back from the archive): work them out
         removed = {r.line_no for r in article.removed if r.stage == "text"}
         numbers = _body_line_numbers(article.raw_path, article.extractor, removed, len(paragraphs))
-    text, lines = _stripped(paragraphs, hits, numbers)
-    dropped = set(hits)
+    text, lines, kept = _stripped(paragraphs, hits, numbers)
     return dataclasses.replace(
-        article,
-        text=text,
-        removed=(*article.removed, *lines),
-        body_lines=tuple(n for i, n in enumerate(numbers) if i not in dropped),
+        article, text=text, removed=(*article.removed, *lines), body_lines=kept
     )
 
 
@@ -466,5 +465,6 @@ def apply(db: sqlite_utils.Database, article_id: str) -> bool:
         )
     }
     numbers = _body_line_numbers(raw_path, extractor, removed, len(paragraphs))
-    _write(db, article_id, *_stripped(paragraphs, hits, numbers))
+    text, lines, _ = _stripped(paragraphs, hits, numbers)
+    _write(db, article_id, text, lines)
     return True
