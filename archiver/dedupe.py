@@ -54,6 +54,8 @@ MAX_CANDIDATES = 16
 MAX_MEMBERS_CHECKED = 12
 #: SQLite page cache of the writer's connection, in KiB.
 PAGE_CACHE_KIB = 8_192
+#: Articles that :func:`prepare` works on at most in one call.
+PREPARE_ARTICLES = 256
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,18 @@ def _prepare(db: sqlite_utils.Database) -> None:
 _BEFORE_SAVE: weakref.WeakKeyDictionary[
     sqlite_utils.Database, dict[str, tuple[Article, Article]]
 ] = weakref.WeakKeyDictionary()
+
+
+def prepare(db: sqlite_utils.Database, articles: Sequence[Article]) -> None:
+    """Do ahead, in one go, what storing and linking the writer's next articles will need.
+
+    Optional: their known site templates are stripped and their texts fingerprinted,
+    which one article at a time between SQLite writes runs with cold CPU caches. An
+    article whose site learns a template in between is simply done again.
+    """
+    _prepare(db)
+    ahead = templates.strip_ahead(db, articles[:PREPARE_ARTICLES])
+    shingles.prefetch(article.text for article in ahead)
 
 
 def before_save(db: sqlite_utils.Database, articles: Sequence[Article]) -> list[Article]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,10 @@ OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 # enough to amortise the commit, small enough to hold the write lock briefly.
 BATCH_FILES = 200
 BATCH_SECONDS = 2.0
+#: The writer takes the workers' outcomes in groups of this many files and prepares each
+#: group's deduplication in one go (see dedupe.prepare); at most the pool's window of
+#: tasks in flight, so that the workers stay busy meanwhile.
+PREPARE_FILES = 16
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,11 @@ class ArchiveWriter:
         self._pending = 0
         self._started = 0.0
 
+    def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
+        """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
+        self._begin()
+        dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
+
     def save(self, outcome: FileOutcome) -> None:
         """Store one file's outcome in the current batch, committing when the batch is full."""
         self._begin()
@@ -294,14 +303,28 @@ def iter_ingest(
             (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes)
             for path in sources.iter_raw_files(paths)
         )
-        for outcome in workers_module.map_ordered(extract_task, tasks, workers, scheduler):
-            writer.save(outcome)
-            yield outcome
+        outcomes = workers_module.map_ordered(extract_task, tasks, workers, scheduler)
+        for group in _groups(outcomes, PREPARE_FILES):
+            writer.prepare(group)
+            for outcome in group:
+                writer.save(outcome)
+                yield outcome
     finally:
         try:
             writer.commit()
         finally:
             db.close()
+
+
+def _groups(items: Iterable[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:
+    group: list[FileOutcome] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 class Tally:

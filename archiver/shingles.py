@@ -4,15 +4,22 @@ Texts are compared as sets of hashed 5-word shingles (lower-cased words only, so
 styles and punctuation do not matter). A MinHash signature banded for LSH proposes
 near-duplicates, anchor shingles propose excerpts, and :func:`verify` decides on the real
 shingle sets. :mod:`archiver.dedupe` applies this to the archive.
+
+The signature is made by one permutation hashing (Li, Owen and Zhang, 2012): the shingle
+hashes are split into NUM_PERM bins by value and each bin's smallest is one value; an
+empty bin borrows from the next filled one (rotation densification, Shrivastava and Li,
+2014). Two texts agree on a value with probability equal to their Jaccard, as with
+NUM_PERM separate hash functions, at the cost of the one sort that finds the set anyway.
+Words are hashed in NumPy, many texts at once when the writer prefetches them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +28,8 @@ import numpy as np
 #: Words per shingle; text is lower-cased words only, so quote styles and punctuation
 #: do not matter.
 SHINGLE_WORDS = 5
-#: The whole-text signature: FULL_BANDS bands of FULL_ROWS MinHash values each.
+#: The whole-text signature: FULL_BANDS bands of FULL_ROWS MinHash values each (bins
+#: of one permutation hashing; each agrees with probability equal to the Jaccard).
 #: Candidate probability 1 - (1 - s**3)**20 at Jaccard s (see :func:`s_curve`): 0.93 at
 #: 0.5, 0.99 at 0.6, 1.0 from 0.7 (false negatives of near-duplicates under 1%); 0.15 at
 #: 0.2 and 0.02 at 0.1 (false positives, each then rejected by verification).
@@ -43,15 +51,28 @@ MIN_EXCERPT_SHINGLES = 25
 MAX_EXCERPT_MIDDLE = 0.5
 #: Changing any parameter above changes the signatures: bump this so that old rows are
 #: recognised (``archiver reprocess`` re-indexes them).
-PARAMS_VERSION = "5w-20x3-a16-v1"
+PARAMS_VERSION = "5w-oph60-20x3-a16-v2"
 _SEED = 20190121
 
 _rng = np.random.default_rng(_SEED)
-_PERM_A = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)
-_PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+# One permutation hashing: NUM_PERM bins of equal width over the 64-bit shingle hashes
+# (bin j holds _BIN_STARTS[j] up to _BIN_SPANS[j] above it); a value is 32 bits of a
+# bin's smallest hash: its offset from the bin's start without the lowest bits.
+_BIN_STARTS = np.array([-(-(j << 64) // NUM_PERM) for j in range(NUM_PERM)], dtype=np.uint64)
+_BIN_SPANS = np.append(_BIN_STARTS[1:], np.uint64(0)) - _BIN_STARTS - np.uint64(1)
+_BIN_NUMBERS = np.arange(NUM_PERM)
+_VALUE_SHIFT = np.uint64(int(_BIN_SPANS.max()).bit_length() - 32)
+_VALUE_MASK = np.uint64(0xFFFFFFFF)
+# What a value borrowed from d bins away is shifted by (d * a large odd number).
+_BORROWED = np.arange(NUM_PERM, dtype=np.uint64) * np.uint64(0x9E3779B1)
 _WINDOW_MUL = _rng.integers(1, 2**63, SHINGLE_WORDS, dtype=np.uint64) | np.uint64(1)
 _BAND_MUL = _rng.integers(1, 2**63, FULL_ROWS + 1, dtype=np.uint64) | np.uint64(1)
 _BAND_NUMBERS = (np.arange(FULL_BANDS, dtype=np.uint64) + np.uint64(1)) * _BAND_MUL[-1]
+# Word hashes (see _word_hashes): letter k of a word is weighted by _LETTER_MUL ** k.
+_LETTER_MUL = np.uint64(int(_rng.integers(1, 2**63)) | 1)
+_LETTER_INVERSE = np.uint64(pow(int(_LETTER_MUL), -1, 2**64))
+#: Bytes of words hashed in one go at most (the size of the power tables).
+WORD_CHUNK_BYTES = 1 << 16
 # Word splitting (see _words): non-word characters outside ASCII, and a byte table that
 # turns every ASCII byte that is not a word character into a space.
 _ODD_CHAR = re.compile(r"[^\w\x00-\x7f]")
@@ -96,15 +117,15 @@ class Fingerprint:
     ordered: np.ndarray  # the shingle hashes in reading order (see shingle_hashes)
 
 
-def _words(text: str) -> list[bytes]:
-    """The lower-cased words of a text (runs of ``\\w``), UTF-8 encoded.
+def _word_bytes(text: str) -> bytes:
+    """The lower-cased words of a text (runs of ``\\w``), UTF-8 encoded, between spaces.
 
     The same words as ``re.findall(r"\\w+", text.lower())``, found several times faster:
     the few distinct non-word characters outside ASCII (quotes, dashes) become spaces,
-    a byte table turns ASCII non-word bytes into spaces, and bytes.split does the rest.
+    and a byte table turns ASCII non-word bytes into spaces.
     """
     if text.isascii():  # lower-casing ASCII is one more byte mapping
-        return text.encode("ascii").translate(_ASCII_LOWER_NON_WORD).split()
+        return text.encode("ascii").translate(_ASCII_LOWER_NON_WORD)
     text = text.lower()
     if not text.isascii():
         odd = set(_ODD_CHAR.findall(text))
@@ -113,19 +134,69 @@ def _words(text: str) -> list[bytes]:
         else:
             for char in odd:
                 text = text.replace(char, " ")
-    return text.encode("utf-8", "surrogatepass").translate(_ASCII_NON_WORD).split()
+    return text.encode("utf-8", "surrogatepass").translate(_ASCII_NON_WORD)
 
 
-def shingle_hashes(text: str) -> np.ndarray:
-    """64-bit hashes of the word shingles of a text, in reading order (may repeat)."""
-    # A word's hash is its crc32 plus one (so that none is zero). Hashing every word
-    # again beats a cache: a dict of every word seen misses the CPU cache on each lookup.
-    words = np.array(list(map(zlib.crc32, _words(text))), dtype=np.int64).view(np.uint64)
-    if len(words) == 0:
-        return words
-    words += np.uint64(1)
-    if len(words) < SHINGLE_WORDS:
-        words = np.concatenate([words, np.zeros(SHINGLE_WORDS - len(words), np.uint64)])
+def _tables(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` powers of the letter multiplier and of its inverse."""
+    if count <= WORD_CHUNK_BYTES:
+        return _POWERS[:count], _INVERSES[:count]
+    # A word longer than a chunk (no space to cut at): tables for this call only.
+    return _powers_of(_LETTER_MUL, count), _powers_of(_LETTER_INVERSE, count)
+
+
+def _powers_of(base: np.uint64, count: int) -> np.ndarray:
+    """base ** 0, base ** 1, ... base ** (count - 1), modulo 2 ** 64."""
+    powers = np.full(count, base, np.uint64)
+    powers[0] = 1
+    return np.cumprod(powers)
+
+
+_POWERS = _powers_of(_LETTER_MUL, WORD_CHUNK_BYTES)
+_INVERSES = _powers_of(_LETTER_INVERSE, WORD_CHUNK_BYTES)
+
+
+def _word_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Odd 64-bit hashes of the words of a byte string of words and spaces, and where each
+    word starts in it."""
+    hashes, starts, done = [], [], 0
+    while len(data) - done > WORD_CHUNK_BYTES:  # cut at a space: the tables stay small
+        cut = data.rfind(b" ", done + 1, done + WORD_CHUNK_BYTES)
+        if cut < 0:
+            break
+        found, at = _chunk_word_hashes(data[done:cut])
+        hashes.append(found)
+        starts.append(at + done)
+        done = cut
+    found, at = _chunk_word_hashes(data[done:] if done else data)
+    if not hashes:
+        return found, at
+    return np.concatenate([*hashes, found]), np.concatenate([*starts, at + done])
+
+
+def _chunk_word_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    letters = np.frombuffer(data, np.uint8)
+    edges = np.zeros(len(letters) + 2, np.int8)
+    np.not_equal(letters, 32, out=edges[1:-1].view(bool))
+    bounds = np.flatnonzero(np.diff(edges))
+    starts, ends = bounds[::2], bounds[1::2]
+    # A word's hash is the sum of its letters times powers of one odd number (by position
+    # in the word): the difference of two prefix sums, divided by the power at its start.
+    powers, inverses = _tables(len(letters))
+    prefix = np.empty(len(letters) + 1, np.uint64)
+    prefix[0] = 0
+    np.cumsum(letters * powers, out=prefix[1:])
+    hashes = prefix[ends]
+    hashes -= prefix[starts]
+    hashes *= inverses[starts]
+    hashes ^= hashes >> np.uint64(32)
+    hashes *= np.uint64(0xD6E8FEB86659FD93)
+    hashes |= np.uint64(1)  # none is zero, the padding of a short text
+    return hashes, starts
+
+
+def _mixed(words: np.ndarray) -> np.ndarray:
+    """The shingle hashes of a run of word hashes (at least SHINGLE_WORDS of them)."""
     # Each shingle mixes its words, weighted by position: one product over a window view.
     windows = np.ndarray(
         (len(words) - SHINGLE_WORDS + 1, SHINGLE_WORDS), np.uint64, words, 0, (8, 8)
@@ -136,6 +207,31 @@ def shingle_hashes(text: str) -> np.ndarray:
     mixed *= np.uint64(0x9E3779B97F4A7C15)
     mixed ^= mixed >> np.uint64(29)
     return mixed
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """64-bit hashes of the word shingles of a text, in reading order (may repeat)."""
+    return _shingle_hashes([text])[0]
+
+
+def _shingle_hashes(texts: Sequence[str]) -> list[np.ndarray]:
+    """:func:`shingle_hashes` of many texts, hashing all their words in one go."""
+    pieces = [_word_bytes(text) for text in texts]
+    words, starts = _word_hashes(b" ".join(pieces))
+    # The index of each text's first word (the pieces are joined by one space).
+    offsets = np.cumsum([0, *(len(piece) + 1 for piece in pieces)])
+    first = starts.searchsorted(offsets).tolist()
+    mixed = _mixed(words) if len(words) >= SHINGLE_WORDS else words[:0]
+    found = []
+    for start, end in itertools.pairwise(first):
+        if end - start >= SHINGLE_WORDS:
+            found.append(mixed[start : end - SHINGLE_WORDS + 1])
+        elif end > start:  # padded to one shingle
+            padding = np.zeros(SHINGLE_WORDS - (end - start), np.uint64)
+            found.append(_mixed(np.concatenate([words[start:end], padding])))
+        else:
+            found.append(words[:0])
+    return found
 
 
 def _unique(values: np.ndarray) -> np.ndarray:
@@ -149,24 +245,54 @@ def _unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def _minhash(hashes: np.ndarray, perms: int) -> np.ndarray:
-    """The MinHash minima of a set, as uint64 (each under 2**32)."""
-    # The top 32 bits of the minimum are the minimum of the top 32 bits (the shift is
-    # monotonic), so the shift runs on the perms minima, not on every permuted value.
-    permuted = np.multiply.outer(_PERM_A[:perms], hashes)
-    permuted += _PERM_B[:perms, None]
-    minima = permuted.min(axis=1)
-    minima >>= np.uint64(32)
-    return minima
+def _minhash(shingles: np.ndarray) -> np.ndarray:
+    """The signature values of a sorted shingle set, as uint64 (each under 2**32)."""
+    # Sorted by hash, so sorted by bin: a bin's smallest hash is the first one at or above
+    # its start, unless that one lies beyond the bin (wrapping below zero if there is none).
+    offsets = shingles.take(shingles.searchsorted(_BIN_STARTS), mode="clip")
+    offsets -= _BIN_STARTS
+    filled = offsets <= _BIN_SPANS
+    values = offsets >> _VALUE_SHIFT
+    if np.count_nonzero(filled) < NUM_PERM:
+        # An empty bin takes the value of the next filled one (circularly), shifted by
+        # the distance: two texts agree on it exactly when they agree on that bin.
+        full = np.flatnonzero(filled)
+        donor = full.take(np.searchsorted(full, _BIN_NUMBERS), mode="wrap")
+        values = values.take(donor) + _BORROWED.take((donor - _BIN_NUMBERS) % NUM_PERM)
+        values &= _VALUE_MASK
+    return values
 
 
 def fingerprint(text: str) -> Fingerprint | None:
     """Shingles, signature, anchors and band keys of a text; None when it has no words."""
-    ordered = shingle_hashes(text)
+    found = _PREFETCHED.get(text)
+    if found is not None:
+        return found
+    return _fingerprint(text)
+
+
+def prefetch(texts: Iterable[str]) -> None:
+    """Fingerprint texts about to be linked, in one go; :func:`fingerprint` then has them.
+
+    Their words are hashed in one pass of NumPy, and one text at a time, between the
+    writer's SQLite work, would run with cold CPU caches. Only the last call's texts are
+    kept, so a caller prefetches one group at a time.
+    """
+    _PREFETCHED.clear()
+    distinct = list(dict.fromkeys(texts))
+    for text, ordered in zip(distinct, _shingle_hashes(distinct), strict=True):
+        found = _fingerprint(text, ordered)
+        if found is not None:
+            _PREFETCHED[text] = found
+
+
+def _fingerprint(text: str, ordered: np.ndarray | None = None) -> Fingerprint | None:
+    if ordered is None:
+        ordered = shingle_hashes(text)
     if len(ordered) == 0:
         return None
     shingles = _remember(text, _unique(ordered))
-    minima = _minhash(shingles, NUM_PERM)
+    minima = _minhash(shingles)
     anchors = shingles[(shingles & np.uint64(ANCHOR_EVERY - 1)) == 0].view(np.int64)
     return Fingerprint(shingles, minima.astype(np.uint32), anchors, _bands(minima), ordered)
 
@@ -243,6 +369,8 @@ def _leads_longer_text(a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np
 # few articles again and again. Keyed by the text itself (its hash and length), so an
 # article whose text changed is never served a stale set.
 _SHINGLE_CACHE: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+# The fingerprints of the last prefetched texts, by text.
+_PREFETCHED: dict[str, Fingerprint] = {}
 SHINGLE_CACHE_TEXTS = 8192
 
 

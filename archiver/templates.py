@@ -95,17 +95,21 @@ def _short(paragraph: str) -> bool:
     return len(paragraph.split(None, MAX_TEMPLATE_WORDS)) <= MAX_TEMPLATE_WORDS
 
 
-# The last text split: an article is stripped, then counted, as the same text.
-_last_split: tuple[str, list[str], list[int]] = ("", [], [])
+# The last texts split: an article is stripped (with the writer's next ones, see
+# strip_ahead), then counted, as the same text.
+_SPLITS: dict[str, tuple[list[str], list[int]]] = {}
+SPLITS_KEPT = 1024
 
 
 def _short_lines(text: str) -> tuple[list[str], list[int]]:
     """The body paragraphs of a text, and the indexes of the short ones."""
-    global _last_split
-    if _last_split[0] is not text:
+    found = _SPLITS.get(text)
+    if found is None:
+        if len(_SPLITS) >= SPLITS_KEPT:
+            _SPLITS.clear()
         paragraphs = _body_lines(text)
-        _last_split = (text, paragraphs, [i for i, p in enumerate(paragraphs) if _short(p)])
-    return _last_split[1], _last_split[2]
+        found = _SPLITS[text] = (paragraphs, [i for i, p in enumerate(paragraphs) if _short(p)])
+    return found
 
 
 def _position(index: int, count: int) -> int:
@@ -167,6 +171,7 @@ class _Site:
         self.articles = articles
         self.lines = lines
         self.known = {key for key, line in lines.items() if line.qualifies(articles)}
+        self.generation = 0  # raised whenever the known templates change
         self.counted: set[str] | None = None  # read when first needed
 
 
@@ -182,19 +187,17 @@ class _Counts:
         self.site_added: dict[str, int] = {}
         # (site, line key) -> its (articles, at_position) in the archive, (0, 0) if new
         self.lines_changed: dict[tuple[str, int], tuple[int, int]] = {}
+        # article id -> (article, its site's counts, their generation, article stripped),
+        # made by strip_ahead
+        self.ahead: dict[str, tuple[Article, _Site, int, Article]] = {}
 
-    def site(self, db: sqlite_utils.Database, site: str) -> _Site:
-        """A site's counts; read again if the archive changed other than through here."""
-        if not self.site_added:
-            # Nothing buffered: a new transaction may follow writes of another connection
-            # (data_version moves) or a rollback of ours (the total of counts moves).
-            version, total = db.execute(
-                """select (select data_version from pragma_data_version),
-                          (select total(articles) from template_sites)"""
-            ).fetchone()
-            if version != self.version or total != self.total:
-                self.sites.clear()
-            self.version, self.total = version, total
+    def site(self, db: sqlite_utils.Database, site: str, fresh: bool = False) -> _Site:
+        """A site's counts; read again if the archive changed other than through here.
+
+        ``fresh``: the caller has just made sure of that (see :meth:`refresh`).
+        """
+        if not fresh:
+            self.refresh(db)
         found = self.sites.get(site)
         if found is None:
             row = db.execute("select articles from template_sites where site = ?", [site])
@@ -206,6 +209,19 @@ class _Counts:
             ).fetchall()
             found = self.sites[site] = _Site(articles, {r[0]: _LineCount(*r[1:]) for r in lines})
         return found
+
+    def refresh(self, db: sqlite_utils.Database) -> None:
+        """Forget the sites read if the archive changed other than through here."""
+        if not self.site_added:
+            # Nothing buffered: a new transaction may follow writes of another connection
+            # (data_version moves) or a rollback of ours (the total of counts moves).
+            version, total = db.execute(
+                """select (select data_version from pragma_data_version),
+                          (select total(articles) from template_sites)"""
+            ).fetchone()
+            if version != self.version or total != self.total:
+                self.sites.clear()
+            self.version, self.total = version, total
 
     def count(
         self, db: sqlite_utils.Database, site: str, article: Article, others: list[str]
@@ -230,10 +246,14 @@ class _Counts:
             else:
                 line.articles += 1
                 line.at_position += line.position == position
-            if line.qualifies(state.articles):
+            if key not in state.known and line.qualifies(state.articles):
                 state.known.add(key)
+                state.generation += 1
         # Only a line just counted can start to qualify; any can stop (the site grew).
-        state.known = {key for key in state.known if state.lines[key].qualifies(state.articles)}
+        lost = [key for key in state.known if not state.lines[key].qualifies(state.articles)]
+        if lost:
+            state.known.difference_update(lost)
+            state.generation += 1
         return True
 
     def flush(self, db: sqlite_utils.Database) -> None:
@@ -365,7 +385,10 @@ def _template_hits(
     key = site_of(site, source)
     if key is None:
         return [], []
-    known = _counts(db).site(db, key).known
+    return _hits(_counts(db).site(db, key).known, text)
+
+
+def _hits(known: set[int], text: str) -> tuple[list[str], list[int]]:
     if not known:
         return [], []
     paragraphs, short = _short_lines(text)
@@ -393,7 +416,41 @@ def strip(db: sqlite_utils.Database, article: Article, earlier: Article | None =
     ``earlier``: what an earlier call made of this article, returned again when the known
     templates still strip the same lines (the raw file is not read again for their numbers).
     """
-    paragraphs, hits = _template_hits(db, article.site, article.source, article.text)
+    counts = _counts(db)
+    ahead = counts.ahead.pop(article.id, None)
+    key = site_of(article.site, article.source)
+    if key is None:
+        return article
+    state = counts.site(db, key)
+    if ahead is not None and ahead[0] is article and ahead[1:3] == (state, state.generation):
+        return ahead[3]
+    return _strip(article, state.known, earlier)
+
+
+def strip_ahead(db: sqlite_utils.Database, articles: Sequence[Article]) -> list[Article]:
+    """Strip the known templates from the articles the writer stores next, in one go.
+
+    :func:`strip` then returns the same for each, unless its site's templates changed in
+    between. Only the last call's articles are kept.
+    """
+    counts = _counts(db)
+    counts.refresh(db)
+    counts.ahead = {}
+    stripped = []
+    for article in articles:
+        key = site_of(article.site, article.source)
+        if key is None:
+            stripped.append(article)
+            continue
+        state = counts.site(db, key, fresh=True)
+        result = _strip(article, state.known, None)
+        counts.ahead[article.id] = (article, state, state.generation, result)
+        stripped.append(result)
+    return stripped
+
+
+def _strip(article: Article, known: set[int], earlier: Article | None) -> Article:
+    paragraphs, hits = _hits(known, article.text)
     if not hits:
         return article
     if earlier is not None and [r.text for r in earlier.removed[len(article.removed) :]] == [

@@ -306,6 +306,56 @@ def test_s_curve_is_monotonic_and_documented(similarity: float) -> None:
     assert f"{similarity:7.2f}" in shingles.s_curve()
 
 
+def random_words(rng: random.Random, count: int) -> list[str]:
+    """Made-up words, nearly all different."""
+    return ["".join(rng.choice("bcdfglmnprstvz") + rng.choice("aeiou") for _ in range(4))
+            for _ in range(count)]  # fmt: skip
+
+
+@pytest.mark.parametrize("length", [40, 400])
+def test_signatures_agree_on_about_the_share_of_shingles_two_texts_share(length: int) -> None:
+    """What the LSH rates above rest on: two texts agree on a signature value with a
+    probability equal to their shingle Jaccard (short texts fill few bins)."""
+    rng = random.Random(length)
+    gaps = []
+    for _ in range(40):
+        words = random_words(rng, length)
+        other = list(words)
+        start = rng.randrange(length // 2)
+        other[start : start + length // 3] = random_words(rng, length // 3)
+        a, b = shingles.fingerprint(" ".join(words)), shingles.fingerprint(" ".join(other))
+        assert a is not None and b is not None
+        jaccard, _ = shingles.overlap(a.shingles, b.shingles)
+        gaps.append(float(np.mean(a.signature == b.signature)) - jaccard)
+    # Unbiased: the mean error of 40 estimates is small; each is within a few sd.
+    assert abs(np.mean(gaps)) < 0.05
+    assert max(abs(g) for g in gaps) < 0.3
+
+
+def test_texts_fingerprinted_together_or_alone_get_the_same_fingerprint() -> None:
+    """The writer fingerprints its next articles in one go; an article fingerprinted alone
+    (a stored one, read back to verify a candidate) must come out the same."""
+    rng = random.Random(5)
+    long_text = " ".join(random_words(rng, 12_000))  # longer than one chunk of words
+    assert len(long_text) > shingles.WORD_CHUNK_BYTES
+    texts = [
+        "", "…", "two words", "Tōkyō’s «quoted» words — and Ümlauts, in a row of nine",
+        " ".join(random_words(rng, 300)), long_text, " ".join(random_words(rng, 200)),
+        "x" * 70_000 + " then four more words", " ".join(random_words(rng, 50)),
+    ]  # fmt: skip
+    alone = [shingles.fingerprint(text) for text in texts]
+    shingles.prefetch(texts)
+    together = [shingles._PREFETCHED.get(text) for text in texts]
+    assert [f is None for f in alone] == [True, True] + [False] * 7
+    for one, other in zip(alone, together, strict=True):
+        if one is None:
+            assert other is None
+            continue
+        assert other is not None and one is not other
+        for name in ("shingles", "signature", "anchors", "bands", "ordered"):
+            assert np.array_equal(getattr(one, name), getattr(other, name)), name
+
+
 def story_paragraphs(seed: int, count: int = 7) -> list[str]:
     """Body paragraphs of a made-up story, in words no other seed's story uses."""
     rng = random.Random(seed)
