@@ -25,6 +25,8 @@ from . import shingles
 FORGOTTEN = "forgotten"
 #: Rows read at a time when an index is built from the archive.
 BUILD_ROWS = 20_000
+#: The index's row numbers: half the memory of int64, room for two billion rows.
+SEQ_TYPE = np.int32
 
 
 def ensure_table(db: sqlite_utils.Database) -> None:
@@ -79,7 +81,7 @@ class KeyIndex:
 
     def __init__(self) -> None:
         self._keys = np.empty(0, np.int64)
-        self._seqs = np.empty(0, np.int64)
+        self._seqs = np.empty(0, SEQ_TYPE)
         # key -> first number; the next numbers of a key shared by several in _more
         self._pending: dict[int, int] = {}
         self._more: dict[int, list[int]] = {}
@@ -140,7 +142,7 @@ class KeyIndex:
     def add_many(self, seqs: np.ndarray, keys: np.ndarray) -> None:
         """Index many new (number, key) pairs at once (building an index from storage)."""
         self._mark(keys.astype(np.int64))
-        self._merge(seqs.astype(np.int64), keys.astype(np.int64))
+        self._merge(seqs.astype(SEQ_TYPE), keys.astype(np.int64))
 
     def replace(self, seq: int, keys: np.ndarray) -> None:
         """Make a number's keys exactly these (none: the number is gone)."""
@@ -198,11 +200,11 @@ class KeyIndex:
         """Merge the pending entries (and these) into the arrays, dropping stale entries."""
         pending, more = self._pending, self._more
         new_keys = np.fromiter(pending.keys(), np.int64, len(pending))
-        new_seqs = np.fromiter(pending.values(), np.int64, len(pending))
+        new_seqs = np.fromiter(pending.values(), SEQ_TYPE, len(pending))
         if more:
             extra = np.array([(k, seq) for k, seqs in more.items() for seq in seqs], np.int64)
             new_keys = np.concatenate([new_keys, extra[:, 0]])
-            new_seqs = np.concatenate([new_seqs, extra[:, 1]])
+            new_seqs = np.concatenate([new_seqs, extra[:, 1].astype(SEQ_TYPE)])
         if keys is not None and seqs is not None:
             new_keys, new_seqs = np.concatenate([new_keys, keys]), np.concatenate([new_seqs, seqs])
         self._pending, self._more, self._pending_entries = {}, {}, 0
@@ -215,15 +217,15 @@ class KeyIndex:
             current = [(key, seq) for seq, now in self._replaced.items() for key in now]
             again = np.array(current, dtype=np.int64).reshape(-1, 2)
             new_keys = np.concatenate([new_keys, again[:, 0]])
-            new_seqs = np.concatenate([new_seqs, again[:, 1]])
+            new_seqs = np.concatenate([new_seqs, again[:, 1].astype(SEQ_TYPE)])
             self._replaced = {}
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_seqs = new_keys[order], new_seqs[order]
         at = old_keys.searchsorted(new_keys, "right")
-        self._keys, self._seqs = (
-            np.insert(old_keys, at, new_keys),
-            np.insert(old_seqs, at, new_seqs),
-        )
+        # One array at a time, each old one let go as soon as its new one is made: the
+        # merge's peak is one copy of the keys, not of keys and numbers together.
+        self._keys = old_keys = np.insert(old_keys, at, new_keys)
+        self._seqs = old_seqs = np.insert(old_seqs, at, new_seqs)
         self._refilter()
 
 
