@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import pipeline, sources, store
+from . import dedupe, pipeline, sources, store
 from . import workers as workers_module
 from .models import Article
 
@@ -99,8 +99,20 @@ def ingest(
         raise click.ClickException(str(exc)) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)
+    _warn_outdated_signatures(db)
     if summary.failed:
         sys.exit(1)
+
+
+def _warn_outdated_signatures(db: str) -> None:
+    outdated = dedupe.outdated_signatures(db)
+    if outdated:
+        click.echo(
+            f"note: {outdated} older articles were indexed for deduplication by an earlier "
+            f"version and are not compared with new ones; run `archiver reprocess "
+            f"--only-outdated --db {db}` once to re-index them",
+            err=True,
+        )
 
 
 def pipeline_workers(inputs: int) -> int:

@@ -453,6 +453,16 @@ def _link_saved(
     return links
 
 
+def outdated_signatures(db_path: str | Path) -> int:
+    """Articles indexed with older signature parameters: not compared until re-indexed
+    (:func:`reindex`, which ``archiver reprocess`` runs)."""
+    db = sqlite_utils.Database(db_path)
+    try:
+        return signatures.outdated(db)
+    finally:
+        db.close()
+
+
 def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
     """Re-strip known site templates from older articles and relink what changed.
 

@@ -111,7 +111,7 @@ class Fingerprint:
     """An article's shingle set, its MinHash signature and the keys that find its copies."""
 
     shingles: np.ndarray  # sorted unique uint64 shingle hashes
-    signature: np.ndarray  # NUM_PERM uint32 minima over all shingles
+    signature: np.ndarray  # NUM_PERM uint32 values, one per bin (see _minhash)
     anchors: np.ndarray  # the shingles sampled as anchors, as int64
     bands: np.ndarray  # the signature's band keys (see band_keys), int64
     ordered: np.ndarray  # the shingle hashes in reading order (see shingle_hashes)

@@ -54,6 +54,18 @@ def ensure_table(db: sqlite_utils.Database) -> None:
     db.execute("drop table if exists anchors")
 
 
+def outdated(db: sqlite_utils.Database) -> int:
+    """Rows whose signature was made with other parameters: not found until re-indexed."""
+    if not db["minhash"].exists():
+        return 0
+    return int(
+        db.execute(
+            "select count(*) from minhash where params not in (?, ?)",
+            [shingles.PARAMS_VERSION, FORGOTTEN],
+        ).fetchone()[0]
+    )
+
+
 class KeyIndex:
     """A multimap from 64-bit keys to sequence numbers, in memory, probed many keys at once.
 

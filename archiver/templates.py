@@ -98,7 +98,7 @@ def _short(paragraph: str) -> bool:
 # The last texts split: an article is stripped (with the writer's next ones, see
 # strip_ahead), then counted, as the same text.
 _SPLITS: dict[str, tuple[list[str], list[int]]] = {}
-SPLITS_KEPT = 1024
+SPLITS_KEPT = 256
 
 
 def _short_lines(text: str) -> tuple[list[str], list[int]]:

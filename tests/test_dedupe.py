@@ -148,6 +148,33 @@ def test_copy_ingested_in_a_later_run_is_linked(seeds_dir: Path, tmp_path: Path)
     assert rows(db, "select id, duplicate_of, similarity from articles order by id") == before
 
 
+def test_an_archive_indexed_by_an_older_version_is_flagged_then_reindexed(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """Signatures made with other parameters are not compared with new ones: ingest says
+    so, and ``reprocess --only-outdated`` re-indexes them, after which copies link."""
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    with sqlite3.connect(db) as conn:  # as an archive of an earlier version left them
+        conn.execute("update minhash set params = '5w-20x3-a16-v1'")
+    seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
+    later = tmp_path / "later"
+    later.mkdir()
+    copy = later / "copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    runner = CliRunner()
+    args = ["--db", str(db), "--clean-dir", str(tmp_path / "clean")]
+    result = runner.invoke(main, ["ingest", str(later), *args])
+    assert result.exit_code == 0, result.output
+    assert "5 older articles" in result.output and "reprocess --only-outdated" in result.output
+    assert article_of(db, copy)[1] is None  # the old seed's signature was not compared
+    result = runner.invoke(main, ["reprocess", "--only-outdated", *args])
+    assert result.exit_code == 0, result.output
+    assert article_of(db, copy)[1] == article_of(db, seed)[0]
+    result = runner.invoke(main, ["ingest", str(later), *args])
+    assert result.exit_code == 0 and "older articles" not in result.output
+
+
 def test_canonical_does_not_depend_on_ingest_order(tmp_path: Path) -> None:
     seed_text = (SEED_RAW / f"{SEED_NAMES[1]}.txt").read_text(encoding="utf-8")
     copy_text = syndicated_copy(seed_text)
