@@ -73,7 +73,7 @@ _LETTER_MUL = np.uint64(int(_rng.integers(1, 2**63)) | 1)
 _LETTER_INVERSE = np.uint64(pow(int(_LETTER_MUL), -1, 2**64))
 #: Bytes of words hashed in one go at most (the size of the power tables).
 WORD_CHUNK_BYTES = 1 << 16
-# Word splitting (see _words): non-word characters outside ASCII, and a byte table that
+# Word splitting (see _word_bytes): non-word characters outside ASCII, and a byte table that
 # turns every ASCII byte that is not a word character into a space.
 _ODD_CHAR = re.compile(r"[^\w\x00-\x7f]")
 _ODD_CHARS = re.compile(r"[^\w\x00-\x7f]+")
@@ -369,9 +369,9 @@ def _leads_longer_text(a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np
 # few articles again and again. Keyed by the text itself (its hash and length), so an
 # article whose text changed is never served a stale set.
 _SHINGLE_CACHE: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+SHINGLE_CACHE_TEXTS = 8192
 # The fingerprints of the last prefetched texts, by text.
 _PREFETCHED: dict[str, Fingerprint] = {}
-SHINGLE_CACHE_TEXTS = 8192
 
 
 def shingle_set(text: str) -> np.ndarray:

@@ -234,10 +234,11 @@ class KeyIndex:
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_seqs = new_keys[order], new_seqs[order]
         at = old_keys.searchsorted(new_keys, "right")
-        # One array at a time, each old one let go as soon as its new one is made: the
-        # merge's peak is one copy of the keys, not of keys and numbers together.
-        self._keys = old_keys = np.insert(old_keys, at, new_keys)
-        self._seqs = old_seqs = np.insert(old_seqs, at, new_seqs)
+        # The old keys are let go before the numbers are copied: the merge's peak is one
+        # copy of the keys, not of keys and numbers together.
+        self._keys = np.insert(old_keys, at, new_keys)
+        del old_keys
+        self._seqs = np.insert(old_seqs, at, new_seqs)
         self._refilter()
 
 

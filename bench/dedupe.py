@@ -31,9 +31,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -41,6 +42,7 @@ import archiver
 from archiver import dedupe, pipeline, shingles, store, templates
 from archiver.models import Article
 
+T = TypeVar("T")
 AGENCIES = ["Reuters", "AP", "AFP", "Kyodo", "Bloomberg", "dpa", "Xinhua", "Anadolu"]
 CITIES = ["LONDON", "NEW YORK", "PARIS", "TOKYO", "BERLIN", "MOSCOW", "SYDNEY", "CAIRO"]
 WRITER_BATCH = 100  # articles per transaction in the scale runs
@@ -287,31 +289,28 @@ def store_batch(db: sqlite_utils.Database, articles: list[Article]) -> tuple[flo
     (each group of files prepared in one go, templates stripped before saving, linked after,
     the stage's writes flushed before the commit); returns (wall, CPU) seconds spent in the
     dedupe stage."""
-    spent = cpu = 0.0
+    spent = [0.0, 0.0]  # wall, CPU
+
+    def timed(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        start, start_cpu = time.perf_counter(), time.process_time()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+            spent[1] += time.process_time() - start_cpu
+
     with db.atomic():
         for n, article in enumerate(articles):
             if n % pipeline.PREPARE_FILES == 0:  # the writer's groups of one-article files
-                start, start_cpu = time.perf_counter(), time.process_time()
-                dedupe.prepare(db, articles[n : n + pipeline.PREPARE_FILES])
-                spent += time.perf_counter() - start
-                cpu += time.process_time() - start_cpu
+                timed(dedupe.prepare, db, articles[n : n + pipeline.PREPARE_FILES])
             record = store.RawFileRecord(
                 article.raw_path, "", 0, "text", "utf-8", "ok", None, 1, article.extractor_version
             )
-            start, start_cpu = time.perf_counter(), time.process_time()
-            stored = dedupe.before_save(db, [article])
-            spent += time.perf_counter() - start
-            cpu += time.process_time() - start_cpu
+            stored = timed(dedupe.before_save, db, [article])
             store.save_articles(db, record, stored, None)
-            start, start_cpu = time.perf_counter(), time.process_time()
-            dedupe.after_save(db, article.raw_path, stored, None, defer=True)
-            spent += time.perf_counter() - start
-            cpu += time.process_time() - start_cpu
-        start, start_cpu = time.perf_counter(), time.process_time()
-        dedupe.flush(db)
-        spent += time.perf_counter() - start
-        cpu += time.process_time() - start_cpu
-    return spent, cpu
+            timed(dedupe.after_save, db, article.raw_path, stored, defer=True)
+        timed(dedupe.flush, db)
+    return spent[0], spent[1]
 
 
 def time_templates() -> dict[str, float]:
