@@ -193,7 +193,7 @@ def _link(
     if fp is None:
         sigs.forget(article_id)
         return Link(article_id, None, None), None
-    keys = np.concatenate([fp.bands, fp.anchors])
+    keys = signatures.keys_of(fp)
     candidates = sigs.candidates(article_id, keys, len(fp.bands), MAX_CANDIDATES)
     # Only a linked article can be a canonical, and every linked article has a row: an
     # article stored unlinked without a row has no copies yet.
@@ -372,6 +372,8 @@ def prepare(db: sqlite_utils.Database, articles: Sequence[Article]) -> None:
     _prepare(db)
     ahead = templates.strip_ahead(db, articles[:PREPARE_ARTICLES])
     shingles.prefetch(article.text for article in ahead)
+    fingerprints = (shingles.fingerprint(article.text) for article in ahead)
+    _signatures(db).look_ahead(fp for fp in fingerprints if fp is not None)
 
 
 def before_save(db: sqlite_utils.Database, articles: Sequence[Article]) -> list[Article]:

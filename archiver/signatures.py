@@ -16,6 +16,8 @@ written by :meth:`Signatures.flush`, in one statement, before the writer commits
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import sqlite_utils
 
@@ -52,6 +54,11 @@ def ensure_table(db: sqlite_utils.Database) -> None:
     db.execute("drop index if exists minhash_raw_path")
     db.execute("drop table if exists lsh_bands")
     db.execute("drop table if exists anchors")
+
+
+def keys_of(fp: shingles.Fingerprint) -> np.ndarray:
+    """The index keys of a fingerprint: its band keys, then its anchors."""
+    return np.concatenate([fp.bands, fp.anchors])
 
 
 def outdated(db: sqlite_utils.Database) -> int:
@@ -102,6 +109,10 @@ class KeyIndex:
         self._filter_log2 = 16
         self._filter = bytearray(1 << (self._filter_log2 - 3))
         self._last_tops: tuple[np.ndarray | None, int, list[int]] = (None, 0, [])
+        # Raised by every merge: the arrays' matches found ahead hold until then.
+        self._epoch = 0
+        self._ahead: dict[bytes, list[tuple[int, int]]] = {}
+        self._ahead_epoch = -1
 
     def __len__(self) -> int:
         return len(self._keys) + self._pending_entries
@@ -165,8 +176,45 @@ class KeyIndex:
         """Forget a number's keys."""
         self.replace(seq, np.empty(0, np.int64))
 
+    def look_ahead(self, batch: Sequence[np.ndarray]) -> None:
+        """Probe the arrays for many sets of query keys at once; :meth:`lookup` of the
+        same keys then only probes the newest entries (until the next merge).
+
+        One vectorised probe for a group of articles costs about what one article's
+        costs alone: NumPy's cost per call, not per key, dominates at this size.
+        """
+        self._ahead, self._ahead_epoch = {}, self._epoch
+        keys = self._keys
+        if not batch or not len(keys):
+            return
+        queries = np.concatenate(batch)
+        ends = np.cumsum([len(b) for b in batch]).tolist()
+        at, bit = self._bits(queries)
+        maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
+        found: list[list[tuple[int, int]]] = [[] for _ in batch]
+        if len(maybe):
+            probed = queries[maybe]
+            start_at = keys.searchsorted(probed)
+            end_at = keys.searchsorted(probed, "right")
+            hit = np.flatnonzero(end_at > start_at)
+            seqs, cap, owner, first = self._seqs, self.MAX_MATCHES, 0, 0
+            for j, start, end in zip(
+                maybe[hit].tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
+            ):
+                while j >= ends[owner]:
+                    first = ends[owner]
+                    owner += 1
+                i = j - first
+                found[owner].extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
+        for queries_of, matches in zip(batch, found, strict=True):
+            self._ahead[queries_of.tobytes()] = matches
+
     def lookup(self, queries: np.ndarray) -> list[tuple[int, int]]:
         """(number, index of the query key) of every entry matching a query; each pair once."""
+        if self._ahead and self._ahead_epoch == self._epoch:
+            ahead = self._ahead.get(queries.tobytes())
+            if ahead is not None:
+                return self._lookup_pending(queries, list(ahead))
         found: list[tuple[int, int]] = []
         bitmap = self._filter
         maybe = [
@@ -186,16 +234,30 @@ class KeyIndex:
                     hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
                 ):
                     found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
-        pending, more = self._pending, self._more
+        self._find_pending(queries, found)
+        if self._replaced and found:
+            found = self._current(found, queries)
+        return [(seq, maybe[i]) for seq, i in found]
+
+    def _lookup_pending(
+        self, queries: np.ndarray, found: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """:meth:`lookup` with the arrays' matches (``found``) known ahead."""
+        if self._pending:
+            self._find_pending(queries, found)
+        if self._replaced and found:
+            found = self._current(found, queries)
+        return found
+
+    def _find_pending(self, queries: np.ndarray, found: list[tuple[int, int]]) -> None:
+        """Add the pending entries matching the queries to ``found``."""
+        pending, more, cap = self._pending, self._more, self.MAX_MATCHES
         for i, key in enumerate(queries.tolist()):
             seq = pending.get(key)
             if seq is not None:
                 others = more.get(key) if more else None
                 matches = [seq, *others][-cap:] if others else (seq,)
                 found.extend((match, i) for match in matches)
-        if self._replaced and found:
-            found = self._current(found, queries)
-        return [(seq, maybe[i]) for seq, i in found]
 
     def _current(self, found: list[tuple[int, int]], queries: np.ndarray) -> list[tuple[int, int]]:
         """Matches of replaced numbers kept only where the key is still theirs, once."""
@@ -220,6 +282,7 @@ class KeyIndex:
         if keys is not None and seqs is not None:
             new_keys, new_seqs = np.concatenate([new_keys, keys]), np.concatenate([new_seqs, seqs])
         self._pending, self._more, self._pending_entries = {}, {}, 0
+        self._epoch += 1
         old_keys, old_seqs = self._keys, self._seqs
         if self._replaced:
             gone = np.fromiter(self._replaced, np.int64, len(self._replaced))
@@ -424,6 +487,10 @@ class Signatures:
         """True when the article's signature is in the index (current parameters)."""
         row = self.rows.get(article_id)
         return row is not None and row[0] in self.ids
+
+    def look_ahead(self, fingerprints: Iterable[shingles.Fingerprint]) -> None:
+        """Probe the index for the keys of the next articles to link, in one go."""
+        self.keys.look_ahead([keys_of(fp) for fp in fingerprints])
 
     def candidates(self, article_id: str, keys: np.ndarray, bands: int, limit: int) -> list[str]:
         """Other articles sharing a band, or enough anchors, with these keys (the first

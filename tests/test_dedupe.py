@@ -540,3 +540,32 @@ def test_an_old_story_is_found_past_a_passage_many_articles_share(
     # The passage they share makes none of them copies of another.
     assert rows(path, "select count(*) from articles where duplicate_of is not null") == [(1,)]
     db.close()
+
+
+def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Small merges, so that some happen in the middle of a group probed ahead.
+    monkeypatch.setattr(signatures.KeyIndex, "MIN_PENDING", 40)
+    rng = np.random.default_rng(7)
+    one_at_a_time, ahead = signatures.KeyIndex(), signatures.KeyIndex()
+    steps = [
+        (int(rng.integers(1, 120)), np.unique(rng.integers(0, 400, 12)).astype(np.int64))
+        for _ in range(240)
+    ]
+    found_ahead_somewhere = False
+    for start in range(0, len(steps), 8):
+        group = steps[start : start + 8]
+        ahead.look_ahead([keys for _, keys in group])
+        for seq, keys in group:
+            expected = sorted(one_at_a_time.lookup(keys))
+            assert sorted(ahead.lookup(keys)) == expected
+            found_ahead_somewhere |= bool(expected) and bool(ahead._ahead)
+            for index in (one_at_a_time, ahead):
+                if seq % 5 == 0:
+                    index.remove(seq)
+                elif seq % 3 == 0:
+                    index.replace(seq, keys)
+                else:
+                    index.add(seq, keys)
+    assert found_ahead_somewhere
