@@ -288,3 +288,16 @@ def test_datasette_browses_while_an_ingest_writes(tmp_path: Path) -> None:
     assert len(seen) >= 3, "the ingest ended before Datasette was asked anything"
     assert seen == sorted(seen), "an answer went back in time"
     assert seen[0] < final == len(SEED_NAMES) + 600
+
+
+def test_atom_feed_of_an_empty_archive_is_a_feed_without_entries(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    db = tmp_path / "archive.db"
+    ingest([raw], db=db, clean_dir=tmp_path / "clean")  # a new archive: no article yet
+    with running_datasette(db, tmp_path / "datasette.log") as url:
+        feed = _feed(url)
+    assert feed.tag == f"{ATOM}feed"
+    assert feed.findtext(f"{ATOM}title") == "Latest stories in the news archive"
+    datetime.fromisoformat(feed.findtext(f"{ATOM}updated") or "")
+    assert feed.findall(f"{ATOM}entry") == []
