@@ -291,7 +291,7 @@ def _fingerprint(text: str, ordered: np.ndarray | None = None) -> Fingerprint | 
         ordered = shingle_hashes(text)
     if len(ordered) == 0:
         return None
-    shingles = _remember(text, _unique(ordered))
+    shingles = _RECENT_SETS.put(text, _unique(ordered))
     minima = _minhash(shingles)
     anchors = shingles[(shingles & np.uint64(ANCHOR_EVERY - 1)) == 0].view(np.int64)
     return Fingerprint(shingles, minima.astype(np.uint32), anchors, _bands(minima), ordered)
@@ -366,25 +366,48 @@ def _leads_longer_text(a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np
 
 
 # Shingle sets of recently seen texts: copies of one story are compared with the same
-# few articles again and again. Keyed by the text itself (its hash and length), so an
-# article whose text changed is never served a stale set.
-_SHINGLE_CACHE: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-SHINGLE_CACHE_TEXTS = 8192
+# few articles again and again. Bounded by bytes, not texts: a few thousand articles'
+# sets hold the stories being copied now, and the writer's memory stays flat whatever the
+# length of the texts.
+SHINGLE_CACHE_BYTES = 16 << 20
+
+
+class _RecentSets:
+    """The shingle sets of the texts seen last, up to a number of bytes.
+
+    Keyed by the text itself (its hash and length), so an article whose text changed is
+    never served a stale set.
+    """
+
+    def __init__(self) -> None:
+        self.sets: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self.nbytes = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        key = (hash(text), len(text))
+        found = self.sets.get(key)
+        if found is not None:
+            self.sets.move_to_end(key)
+        return found
+
+    def put(self, text: str, shingles: np.ndarray) -> np.ndarray:
+        key = (hash(text), len(text))
+        replaced = self.sets.pop(key, None)
+        self.nbytes += shingles.nbytes - (replaced.nbytes if replaced is not None else 0)
+        self.sets[key] = shingles
+        while self.nbytes > SHINGLE_CACHE_BYTES and len(self.sets) > 1:
+            self.nbytes -= self.sets.popitem(last=False)[1].nbytes
+        return shingles
+
+
+_RECENT_SETS = _RecentSets()
 # The fingerprints of the last prefetched texts, by text.
 _PREFETCHED: dict[str, Fingerprint] = {}
 
 
 def shingle_set(text: str) -> np.ndarray:
     """The sorted distinct shingle hashes of a text, from a cache of recent texts."""
-    found = _SHINGLE_CACHE.get((hash(text), len(text)))
+    found = _RECENT_SETS.get(text)
     if found is not None:
-        _SHINGLE_CACHE.move_to_end((hash(text), len(text)))
         return found
-    return _remember(text, _unique(shingle_hashes(text)))
-
-
-def _remember(text: str, shingles: np.ndarray) -> np.ndarray:
-    _SHINGLE_CACHE[hash(text), len(text)] = shingles
-    if len(_SHINGLE_CACHE) > SHINGLE_CACHE_TEXTS:
-        _SHINGLE_CACHE.popitem(last=False)
-    return shingles
+    return _RECENT_SETS.put(text, _unique(shingle_hashes(text)))

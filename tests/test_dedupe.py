@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from pathlib import Path
@@ -459,15 +460,17 @@ def wire_article(name: str, paragraphs: list[str]) -> Article:
     )  # fmt: skip
 
 
-def store_and_link(db: sqlite_utils.Database, article: Article) -> None:
-    """Store one article and link it in one transaction, as the archive's writer does."""
-    record = store.RawFileRecord(
-        article.raw_path, "", 0, "text", "utf-8", "ok", None, 1, article.extractor_version
-    )
+def store_and_link(db: sqlite_utils.Database, *articles: Article) -> None:
+    """Store articles (one a file) and link them in one transaction, as the archive's
+    writer does."""
     with db.atomic():
-        stored = dedupe.before_save(db, [article])
-        store.save_articles(db, record, stored, None)
-        dedupe.after_save(db, article.raw_path, stored, None, defer=True)
+        for article in articles:
+            record = store.RawFileRecord(
+                article.raw_path, "", 0, "text", "utf-8", "ok", None, 1, article.extractor_version
+            )
+            stored = dedupe.before_save(db, [article])
+            store.save_articles(db, record, stored, None)
+            dedupe.after_save(db, article.raw_path, stored, None, defer=True)
         dedupe.flush(db)
 
 
@@ -569,3 +572,28 @@ def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
                 else:
                     index.add(seq, keys)
     assert found_ahead_somewhere
+
+
+def test_the_same_page_twice_in_one_batch_keeps_the_index_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Identical files are one article, signed twice in the writer's batch: the index must
+    # stay in step with the table, not be read again from it (a cost the size of the
+    # archive, in time and memory, at every such batch).
+    builds = []
+    build = signatures.Signatures._build
+
+    def counted_build(self: signatures.Signatures, db: sqlite_utils.Database) -> None:
+        builds.append(db)
+        build(self, db)
+
+    monkeypatch.setattr(signatures.Signatures, "_build", counted_build)
+    db = store.open_db(tmp_path / "a.db")
+    page = wire_article("page", story_paragraphs(3))
+    store_and_link(db, page, dataclasses.replace(page, raw_path="same_again.txt"))
+    story = story_paragraphs(3)
+    copy = wire_article("copy", ["LISBON (Wire) - " + story[0], *story[1:-1]])
+    store_and_link(db, wire_article("other", story_paragraphs(4)), copy)
+    assert len(builds) == 1  # when the archive was first opened
+    assert linked_to(tmp_path / "a.db", copy) == page.id
+    db.close()
