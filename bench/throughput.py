@@ -480,6 +480,9 @@ def trace_line(trace: tuple[tuple[float, int], ...]) -> str:
     for quarter in (0.25, 0.5, 0.75, 1.0):
         rss = next((r for t, r in trace if t >= quarter * end), trace[-1][1])
         points.append(f"{int(quarter * 100)}% {rss / 1024:.0f} MB")
+    # Where the highest sample was: a spike above the steady size is a passing allocation.
+    peak_at, peak = max(trace, key=lambda sample: sample[1])
+    points.append(f"highest sample {peak / 1024:.0f} MB at {100 * peak_at / end:.0f}% of the run")
     return ", ".join(points)
 
 
