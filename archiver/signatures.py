@@ -183,8 +183,8 @@ class KeyIndex:
         """Probe the arrays for many sets of query keys at once; :meth:`lookup` of the
         same keys then only probes the newest entries (until the next merge).
 
-        One vectorised probe for a group of articles costs about what one article's
-        costs alone: NumPy's cost per call, not per key, dominates at this size.
+        A probe of one article's few dozen keys is mostly NumPy's cost per call: the keys
+        of a group of articles probed together share it.
         """
         self._ahead, self._ahead_epoch = {}, self._epoch
         keys = self._keys
