@@ -371,9 +371,8 @@ def prepare(db: sqlite_utils.Database, articles: Sequence[Article]) -> None:
     """
     _prepare(db)
     ahead = templates.strip_ahead(db, articles[:PREPARE_ARTICLES])
-    shingles.prefetch(article.text for article in ahead)
-    fingerprints = (shingles.fingerprint(article.text) for article in ahead)
-    _signatures(db).look_ahead(fp for fp in fingerprints if fp is not None)
+    fingerprints = shingles.prefetch(article.text for article in ahead)
+    _signatures(db).look_ahead(fingerprints)
 
 
 def before_save(db: sqlite_utils.Database, articles: Sequence[Article]) -> list[Article]:

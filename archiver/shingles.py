@@ -271,8 +271,10 @@ def fingerprint(text: str) -> Fingerprint | None:
     return _fingerprint(text)
 
 
-def prefetch(texts: Iterable[str]) -> None:
+def prefetch(texts: Iterable[str]) -> list[Fingerprint]:
     """Fingerprint texts about to be linked, in one go; :func:`fingerprint` then has them.
+
+    Returns the fingerprints of the distinct texts that have words.
 
     Their words are hashed in one pass of NumPy, and one text at a time, between the
     writer's SQLite work, would run with cold CPU caches. Only the last call's texts are
@@ -284,6 +286,7 @@ def prefetch(texts: Iterable[str]) -> None:
         found = _fingerprint(text, ordered)
         if found is not None:
             _PREFETCHED[text] = found
+    return list(_PREFETCHED.values())
 
 
 def _fingerprint(text: str, ordered: np.ndarray | None = None) -> Fingerprint | None:

@@ -187,28 +187,20 @@ class KeyIndex:
         of a group of articles probed together share it.
         """
         self._ahead, self._ahead_epoch = {}, self._epoch
-        keys = self._keys
-        if not batch or not len(keys):
+        if not batch or not len(self._keys):
             return
         queries = np.concatenate(batch)
         ends = np.cumsum([len(b) for b in batch]).tolist()
         at, bit = self._bits(queries)
         maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
         found: list[list[tuple[int, int]]] = [[] for _ in batch]
-        if len(maybe):
-            probed = queries[maybe]
-            start_at = keys.searchsorted(probed)
-            end_at = keys.searchsorted(probed, "right")
-            hit = np.flatnonzero(end_at > start_at)
-            seqs, cap, owner, first = self._seqs, self.MAX_MATCHES, 0, 0
-            for j, start, end in zip(
-                maybe[hit].tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
-            ):
-                while j >= ends[owner]:
-                    first = ends[owner]
-                    owner += 1
-                i = j - first
-                found[owner].extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
+        owner, first, probed = 0, 0, maybe.tolist()
+        for seq, j in self._array_matches(queries[maybe]):
+            at_query = probed[j]
+            while at_query >= ends[owner]:  # matches come in query order
+                first = ends[owner]
+                owner += 1
+            found[owner].append((seq, at_query - first))
         for queries_of, matches in zip(batch, found, strict=True):
             self._ahead[queries_of.tobytes()] = matches
 
@@ -226,41 +218,39 @@ class KeyIndex:
         if not maybe:
             return found
         queries = queries[maybe]
-        keys, cap = self._keys, self.MAX_MATCHES
-        if len(keys):
-            start_at = keys.searchsorted(queries)
-            end_at = keys.searchsorted(queries, "right")
-            hit = np.flatnonzero(end_at > start_at)
-            if len(hit):
-                seqs = self._seqs
-                for i, start, end in zip(
-                    hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
-                ):
-                    found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
-        self._find_pending(queries, found)
-        if self._replaced and found:
-            found = self._current(found, queries)
-        return [(seq, maybe[i]) for seq, i in found]
+        if len(self._keys):
+            found = self._array_matches(queries)
+        return [(seq, maybe[i]) for seq, i in self._lookup_pending(queries, found)]
+
+    def _array_matches(self, queries: np.ndarray) -> list[tuple[int, int]]:
+        """(number, index of the query key) of the arrays' entries matching the queries,
+        the newest MAX_MATCHES per key, in query order."""
+        found: list[tuple[int, int]] = []
+        keys, seqs, cap = self._keys, self._seqs, self.MAX_MATCHES
+        start_at = keys.searchsorted(queries)
+        end_at = keys.searchsorted(queries, "right")
+        hit = np.flatnonzero(end_at > start_at)
+        for i, start, end in zip(
+            hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
+        ):
+            found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
+        return found
 
     def _lookup_pending(
         self, queries: np.ndarray, found: list[tuple[int, int]]
     ) -> list[tuple[int, int]]:
-        """:meth:`lookup` with the arrays' matches (``found``) known ahead."""
-        if self._pending:
-            self._find_pending(queries, found)
-        if self._replaced and found:
-            found = self._current(found, queries)
-        return found
-
-    def _find_pending(self, queries: np.ndarray, found: list[tuple[int, int]]) -> None:
-        """Add the pending entries matching the queries to ``found``."""
+        """:meth:`lookup` once the arrays' matches (``found``) are known: the pending
+        entries' matches added, those of replaced numbers filtered."""
         pending, more, cap = self._pending, self._more, self.MAX_MATCHES
-        for i, key in enumerate(queries.tolist()):
+        for i, key in enumerate(queries.tolist() if pending else ()):
             seq = pending.get(key)
             if seq is not None:
                 others = more.get(key) if more else None
                 matches = [seq, *others][-cap:] if others else (seq,)
                 found.extend((match, i) for match in matches)
+        if self._replaced and found:
+            found = self._current(found, queries)
+        return found
 
     def _current(self, found: list[tuple[int, int]], queries: np.ndarray) -> list[tuple[int, int]]:
         """Matches of replaced numbers kept only where the key is still theirs, once."""
@@ -519,8 +509,9 @@ class Signatures:
         """Write the buffered rows (in the transaction that made them)."""
         if self.pending:
             # SQLite numbers the rows and stamps them (one above the highest), in the order
-            # they were made here: the same numbers as here, unless another connection
-            # wrote since the sync (then rebuild at the next one).
+            # they were made here: one stamp per row, from the stamp at the sync on (an
+            # article put twice in the batch is one row, though it took two stamps here),
+            # unless another connection wrote since the sync (then rebuild at the next one).
             rows = sorted(self.pending.values(), key=lambda row: row[7])
             db.conn.executemany(
                 """insert into minhash
@@ -536,8 +527,6 @@ class Signatures:
                 "select (select max(seq) from minhash), stamp, article_id from minhash "
                 "where stamp = (select max(stamp) from minhash)"
             ).fetchone()
-            # One stamp per row written: an article put twice in the batch (relinked, or
-            # read from two identical files) is one row, though it took two stamps here.
             written = self.synced_stamp + len(rows)
             if tuple(newest) == (self.max_seq, written, rows[-1][1]):
                 self.stamp = written
