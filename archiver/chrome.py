@@ -91,16 +91,16 @@ def split_lines(text: str) -> list[str]:
 def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     """Compute the shape features of one line."""
     text = " ".join(raw.split())  # runs of any whitespace, no-break spaces included
+    if text == raw:
+        text = raw  # one string, not two equal ones, in the verdicts kept for the next page
     tokens = rules.WORD.findall(text)
     words = max(len(tokens), lang.count_words(text))
-    stop_share = (
-        sum(map(stop.__contains__, rules.WORD.findall(text.lower()))) / words if words else 0.0
-    )
+    stop_share = sum(map(stop.__contains__, map(str.lower, tokens))) / words if words else 0.0
     initials = [t[0] for t in tokens if t[0].isalpha()]
     title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
     # Capitals are judged on the start of the line: a long line is all-caps or not early on.
-    letters = lang.letters_of(text[:UPPER_SAMPLE_CHARS])
-    upper = len(letters) >= 4 and sum(map(str.isupper, letters)) / len(letters) > 0.8
+    letters, capitals = lang.count_capitals(text[:UPPER_SAMPLE_CHARS])
+    upper = letters >= 4 and capitals / letters > 0.8
     sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
     stop_ok = not stop or stop_share >= MIN_STOP_SHARE
     content = (
@@ -316,8 +316,10 @@ def _comment_thread_start(lines: list[Line]) -> int | None:
     commenters = [i for i in range(len(lines)) if _is_commenter(lines, i)]
     for i, line in enumerate(lines):
         text = line.text.strip()
-        if rules.COMMENT_THREAD_HEADING.match(text) and not line.content:
+        if not line.content and rules.COMMENT_THREAD_HEADING.match(text):
             return i
+        if not commenters:  # most pages: only a thread heading can start the thread
+            continue
         near = [c for c in commenters if i <= c <= i + rules.COMMENTER_LOOKAHEAD]
         if rules.COMMENT_COUNT_HEADING.match(text) and near:
             return i

@@ -6,8 +6,10 @@ stored before the next is read, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
+import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -267,6 +269,7 @@ class ArchiveWriter:
             self.db.conn.commit()
         self._pending = 0
         store.flush_clean_outbox(self.db, self.clean_dir)
+        trim_heap()
 
     def _begin(self) -> None:
         if self.db.conn.in_transaction:
@@ -275,6 +278,31 @@ class ArchiveWriter:
         # instead of one failing on a lock upgrade; busy_timeout makes the wait quiet.
         store.begin_immediate(self.db)
         self._started = time.monotonic()
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    The writer's dedupe index rebuilds NumPy arrays of megabytes as the archive grows,
+    and glibc then carves the next ones from the heap, whose freed pages it keeps: after
+    30,000 text dumps the writer held 50 MB of them. Trimming after each commit costs
+    well under a millisecond a batch.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
 
 
 def iter_ingest(

@@ -413,10 +413,13 @@ def child_ingest(corpus: str, run_dir: str, workers: int) -> None:
     from archiver import pipeline
     from archiver import workers as archiver_workers
 
+    # trafilatura and the language model are loaded before the clock starts, as the anchor
+    # has them: in this process for one worker, in the pool's fork server for more (its
+    # workers are forked from it, and their start stays on the clock).
     if workers == 1:
-        # Extraction runs in this process: load trafilatura and the language model before
-        # the clock starts, as the anchor has them. With a pool, the workers load them.
         archiver_workers.warm_up()
+    else:
+        archiver_workers.start_fork_server()
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     summary = pipeline.ingest(

@@ -574,6 +574,25 @@ def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
     assert found_ahead_somewhere
 
 
+def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The filter answers "surely absent" first: a key whose bit a slice missed is never
+    # found again. Slices of 7 keys, and a filter doubling twice as the index grows.
+    monkeypatch.setattr(signatures.KeyIndex, "MARK_KEYS", 7)
+    monkeypatch.setattr(signatures.KeyIndex, "MIN_PENDING", 30)
+    rng = np.random.default_rng(3)
+    index = signatures.KeyIndex()
+    first_size = index._filter_log2
+    keys = rng.integers(-(2**63), 2**63 - 1, size=9000, dtype=np.int64)
+    index.add_many(np.arange(6000, dtype=np.int64), keys[:6000])
+    for seq in range(6000, 9000, 3):
+        index.add(seq, keys[seq : seq + 3])
+    assert index._filter_log2 == first_size + 2
+    found = index.lookup(keys)
+    assert sorted(i for _, i in found) == list(range(9000))
+
+
 def test_the_same_page_twice_in_one_batch_keeps_the_index_in_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

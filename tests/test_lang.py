@@ -40,3 +40,20 @@ def test_languages_whose_stopwords_overlap_are_told_apart_by_the_model() -> None
 def test_a_text_in_another_script_is_not_voted_on() -> None:
     russian = "Министр заявил, что переговоры о мирном договоре продолжатся в следующем месяце."
     assert lang.detect_language(russian) == "ru"
+
+
+@pytest.mark.parametrize(
+    ("text", "letters", "capitals"),
+    [
+        ("BREAKING NEWS: 3 DEAD", 16, 16),
+        ("Photo: Jane Doe/Reuters", 19, 4),
+        ("ÉLECTIONS RÉGIONALES 2024", 19, 19),
+        ("Выборы в Москве", 13, 2),
+        ("東京 2024", 2, 0),
+        ("1234 -- !!", 0, 0),
+    ],
+)
+def test_capitals_are_counted_among_the_letters_of_any_script(
+    text: str, letters: int, capitals: int
+) -> None:
+    assert lang.count_capitals(text) == (letters, capitals)

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from archiver.cli import main
 from archiver.models import EXTRACTOR_VERSION
 from archiver.pipeline import ingest
+from archiver.workers import start_fork_server
 
 from .corpus import write_corpus
 
@@ -83,6 +84,17 @@ def test_two_workers_store_what_one_worker_stores(tmp_path: Path) -> None:
     one, two = snapshot(tmp_path / "one.db"), snapshot(tmp_path / "two.db")
     assert one == two
     assert sum(1 for a in one["articles"] if a[5]) == 8  # the copies are linked
+    check_consistent(tmp_path / "two.db", tmp_path / "c2")
+
+
+def test_a_fork_server_started_ahead_serves_the_pool(tmp_path: Path) -> None:
+    # A benchmark starts it before its clock: the pool must still work from it.
+    start_fork_server()
+    raw = tmp_path / "raw"
+    write_corpus(raw, 20, copy_every=5)
+    ingest([raw], db=tmp_path / "one.db", clean_dir=tmp_path / "c1", workers=1)
+    ingest([raw], db=tmp_path / "two.db", clean_dir=tmp_path / "c2", workers=2)
+    assert snapshot(tmp_path / "one.db") == snapshot(tmp_path / "two.db")
     check_consistent(tmp_path / "two.db", tmp_path / "c2")
 
 
