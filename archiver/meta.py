@@ -22,13 +22,9 @@ _BYLINE_NAME = re.compile(
 )
 
 
-# Every date pattern has a year of these digits: a line without one is no date.
-_YEAR_DIGITS = re.compile(r"(?:19|20)\d\d")
-
-
 def parse_date(text: str) -> str | None:
     """The first full calendar date in a text as YYYY-MM-DD, or None (no year, no date)."""
-    if not _YEAR_DIGITS.search(text):  # most lines: one quick search instead of four
+    if not rules.DATE_YEAR.search(text):  # most lines: one quick search instead of four
         return None
     found: list[tuple[int, str]] = []
     for pattern in rules.DATE_PATTERNS:

@@ -323,7 +323,8 @@ MONTHS: dict[str, int] = {
 }  # fmt: skip
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
-_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_YEAR_DIGITS = r"(?:19|20)\d\d"
+_YEAR = r"(?P<year>" + _YEAR_DIGITS + ")"
 DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p, re.IGNORECASE)
     for p in (
@@ -333,6 +334,8 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?P<day>[0-3]?\d)[./](?P<mnum>[01]?\d)[./]" + _YEAR + r"\b",
     )
 )
+# A year as the patterns above need it: a text without one holds no full date.
+DATE_YEAR = re.compile(_YEAR_DIGITS)
 # Any date-ish token, with or without a year, used to spot date-only lines.
 DATE_TOKEN = re.compile(
     r"\b(\d{1,4}[-/.:]\d{1,2}([-/.:]\d{1,4})?|" + "|".join(MONTHS) + r"|"

@@ -155,8 +155,9 @@ class KeyIndex:
     def _mark(self, keys: np.ndarray) -> None:
         """Set the filter bits of many keys."""
         bitmap = np.frombuffer(self._filter, np.uint8)
-        # A slice at a time: the bits of all keys at once would cost three arrays of 8
-        # bytes a key, 90 MB beside a 100,000-article index while its filter doubles.
+        # A slice at a time: the bits of all keys at once cost three arrays of 8 bytes a
+        # key; measured alone, adding past a doubling at 4.2 million keys took 165 MB more
+        # that way, against 69 MB a slice at a time.
         for start in range(0, len(keys), self.MARK_KEYS):
             at, bit = self._bits(keys[start : start + self.MARK_KEYS])
             np.bitwise_or.at(bitmap, at, np.left_shift(np.uint8(1), bit))
