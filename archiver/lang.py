@@ -124,22 +124,21 @@ _ASCII_LETTERS = _ASCII_UPPER + _ASCII_UPPER.lower()
 def count_capitals(text: str) -> tuple[int, int]:
     """(letters, upper-case letters) of a text, letters of any script."""
     if text.isascii():
-        # Counted by deleting bytes in C: a list of one-letter strings costs ten times more.
-        data = text.encode("ascii")
-        letters = len(data) - len(data.translate(None, _ASCII_LETTERS))
-        return letters, len(data) - len(data.translate(None, _ASCII_UPPER))
+        return _count_ascii(text, _ASCII_LETTERS), _count_ascii(text, _ASCII_UPPER)
     found = _LETTER.findall(text)
     return len(found), sum(map(str.isupper, found))
 
 
 def count_letters(text: str) -> int:
     """Number of letters (of any script) in a text."""
-    return _count_ascii_letters(text) + len(_NON_ASCII_LETTER.findall(text))
+    return _count_ascii(text, _ASCII_LETTERS) + len(_NON_ASCII_LETTER.findall(text))
 
 
-def _count_ascii_letters(text: str) -> int:
+def _count_ascii(text: str, chars: bytes) -> int:
+    """How many of a text's characters are among these ASCII ones."""
+    # Counted by deleting bytes in C: a list of one-letter strings costs ten times more.
     data = text.encode("ascii", "ignore")
-    return len(data) - len(data.translate(None, _ASCII_LETTERS))
+    return len(data) - len(data.translate(None, chars))
 
 
 @lru_cache(maxsize=65536)
@@ -161,7 +160,7 @@ def script_of(ch: str) -> str | None:
 def dominant_script(text: str) -> str | None:
     """The script of most letters in the text, or None if it has no letters."""
     counts: dict[str, int] = {}
-    latin = _count_ascii_letters(text)
+    latin = _count_ascii(text, _ASCII_LETTERS)
     if latin:
         counts["LATIN"] = latin
     for ch in _NON_ASCII_LETTER.findall(text):
@@ -214,7 +213,7 @@ def is_foreign_line(text: str, language: str, running_text: bool, stop_share: fl
     make foreign. Verdicts are kept: a site repeats its header and footer lines.
     """
     if text.isascii():  # most lines of most pages: Latin letters only, counted cheaply
-        letters = _count_ascii_letters(text)
+        letters = _count_ascii(text, _ASCII_LETTERS)
         script = "LATIN" if letters else None
     else:
         letters = count_letters(text)
