@@ -202,14 +202,10 @@ def _link(
     seen = _Comparison(db, article_id, text)
     seen.sets[article_id] = fp.shingles
     seen.in_order[article_id] = fp.ordered
-    seen.texts.update(_texts(db, candidates))
-    for missing in sorted(set(candidates) - set(seen.texts)):
+    roots = _roots(db, candidates)
+    for missing in sorted(set(candidates) - set(roots)):
         sigs.forget(missing)  # a signature left by an article deleted since
-    scores = {
-        other: seen.verdict(article_id, other).jaccard
-        for other in candidates
-        if other in seen.texts and seen.copies(other)
-    }
+    scores = _copy_scores(article_id, candidates, roots, seen)
     duplicate_of, copies = None, "[]"
     if not new:
         duplicate_of, copies = db.execute(
@@ -219,11 +215,44 @@ def _link(
             [article_id],
         ).fetchone()
     members = {article_id, *json.loads(copies)}
-    members.update(_choose_cluster(db, article_id, scores, seen))
+    members.update(_choose_cluster(db, article_id, scores, roots, seen))
     if len(members) == 1 and duplicate_of is None:
         return Link(article_id, None, None), [article_id]  # a story of its own, as stored
     story = sorted(members)
     return _relink(db, sigs, story, article_id, seen), story
+
+
+def _copy_scores(
+    article_id: str, candidates: list[str], roots: dict[str, str], seen: _Comparison
+) -> dict[str, float]:
+    """The Jaccard of the candidates the article copies, as far as choosing its cluster
+    needs them: every story it copies, and the best Jaccard of each when there are two.
+
+    A story copied hundreds of times brings a candidate list of its copies alone, and
+    each verification makes a shingle set from a stored text (most of the writer's time
+    in a large archive). So the candidates are verified a story at a time, best ranked
+    first, up to the first copy; the rest only when a second story is copied too, where
+    the order of trying them depends on each one's best Jaccard.
+    """
+    scores: dict[str, float] = {}
+    copied: set[str] = set()
+    deferred: list[str] = []
+    for other in candidates:
+        root = roots.get(other)
+        if root is None:  # deleted since it was signed
+            continue
+        if root in copied:
+            deferred.append(other)
+        elif seen.copies(other):
+            scores[other] = seen.verdict(article_id, other).jaccard
+            copied.add(root)
+    if len(copied - {article_id}) > 1:
+        scores.update(
+            (other, seen.verdict(article_id, other).jaccard)
+            for other in deferred
+            if seen.copies(other)
+        )
+    return scores
 
 
 def _roots(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, str]:
@@ -249,7 +278,11 @@ def _copies_of(db: sqlite_utils.Database, roots: list[str]) -> list[str]:
 
 
 def _choose_cluster(
-    db: sqlite_utils.Database, article_id: str, scores: dict[str, float], seen: _Comparison
+    db: sqlite_utils.Database,
+    article_id: str,
+    scores: dict[str, float],
+    roots: dict[str, str],
+    seen: _Comparison,
 ) -> list[str]:
     """The members of the one cluster the article joins, or [] if it starts its own.
 
@@ -259,7 +292,6 @@ def _choose_cluster(
     article also copies is merged in only when the two stories are close themselves:
     an article never bridges two distinct stories.
     """
-    roots = _roots(db, scores)
     best: dict[str, float] = {}
     for other, score in scores.items():
         root = roots.get(other, other)

@@ -75,9 +75,12 @@ _LETTER_INVERSE = np.uint64(pow(int(_LETTER_MUL), -1, 2**64))
 WORD_CHUNK_BYTES = 1 << 16
 # Word splitting (see _word_bytes): non-word characters outside ASCII, and a byte table that
 # turns every ASCII byte that is not a word character into a space.
-_ODD_CHAR = re.compile(r"[^\w\x00-\x7f]")
 _ODD_CHARS = re.compile(r"[^\w\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
+# Distinct non-word characters outside ASCII replaced one by one at most, and distinct
+# characters outside ASCII looked at (beyond either, a regular expression replaces them).
 _MAX_ODD_CHARS = 32
+_MAX_WIDE_CHARS = 256
 _ASCII_NON_WORD = bytes(
     32 if b < 128 and not (chr(b).isalnum() or chr(b) == "_") else b for b in range(256)
 )
@@ -127,14 +130,29 @@ def _word_bytes(text: str) -> bytes:
     if text.isascii():  # lower-casing ASCII is one more byte mapping
         return text.encode("ascii").translate(_ASCII_LOWER_NON_WORD)
     text = text.lower()
-    if not text.isascii():
-        odd = set(_ODD_CHAR.findall(text))
-        if len(odd) > _MAX_ODD_CHARS:
-            text = _ODD_CHARS.sub(" ", text)
-        else:
-            for char in odd:
-                text = text.replace(char, " ")
+    odd = _odd_chars(text)
+    if odd is None:
+        text = _ODD_CHARS.sub(" ", text)
+    else:
+        for char in odd:
+            text = text.replace(char, " ")
     return text.encode("utf-8", "surrogatepass").translate(_ASCII_NON_WORD)
+
+
+def _odd_chars(text: str) -> list[str] | None:
+    """The distinct non-word characters of a text outside ASCII; None: too many to replace
+    one by one.
+
+    A text in a Latin script has a few (quotes, dashes): finding them in the UTF-8 bytes
+    left once the ASCII ones are deleted (whole characters) costs a fraction of a search
+    with a regular expression.
+    """
+    data = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    wide = set(data.decode("utf-8", "surrogatepass"))
+    if len(wide) > _MAX_WIDE_CHARS:
+        return None
+    odd = [char for char in wide if not char.isalnum()]
+    return odd if len(odd) <= _MAX_ODD_CHARS else None
 
 
 def _tables(count: int) -> tuple[np.ndarray, np.ndarray]:

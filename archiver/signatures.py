@@ -296,12 +296,45 @@ class KeyIndex:
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_seqs = new_keys[order], new_seqs[order]
         at = old_keys.searchsorted(new_keys, "right")
-        # The old keys are let go before the numbers are copied: the merge's peak is one
-        # copy of the keys, not of keys and numbers together.
-        self._keys = np.insert(old_keys, at, new_keys)
-        del old_keys
-        self._seqs = np.insert(old_seqs, at, new_seqs)
+        self._keys = insert_in_place(old_keys, at, new_keys)
+        self._seqs = insert_in_place(old_seqs, at, new_seqs)
         self._refilter()
+
+
+#: Entries moved at a time by :func:`insert_in_place` (its working memory: a few MB).
+INSERT_STEP = 1 << 17
+
+
+def insert_in_place(array: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.insert(array, at, values)`` (``at`` sorted) made by growing ``array`` itself.
+
+    ``np.insert`` writes a new array beside the old one: for the key index of 100,000
+    articles that held 63 MB more at each merge, the writer's peak. Grown in place (a
+    large array is remapped, not copied) and its entries moved from the back, a slice at
+    a time, to where the insertions push them, the merge holds a few MB more.
+    """
+    if not array.flags.owndata or not array.flags.c_contiguous:
+        array = array.copy()
+    n, m = len(array), len(values)
+    if not m:
+        return array
+    array.resize(n + m, refcheck=False)
+    hi = n
+    while hi > 0:
+        lo = max(0, hi - INSERT_STEP)
+        # The entry at i moves up by the number of insertions at or before it; from the
+        # back, each slice lands on free space or on itself (so it is copied first).
+        first, last = np.searchsorted(at, [lo, hi]).tolist()
+        moved = array[lo:hi].copy()
+        if first == last:
+            array[lo + first : hi + first] = moved
+        else:
+            to = np.cumsum(np.bincount(at[first:last] - lo, minlength=hi - lo))
+            to += np.arange(lo + first, hi + first)
+            array[to] = moved
+        hi = lo
+    array[at + np.arange(m)] = values
+    return array
 
 
 class Signatures:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -384,6 +385,24 @@ def test_texts_fingerprinted_together_or_alone_get_the_same_fingerprint() -> Non
             assert np.array_equal(getattr(one, name), getattr(other, name)), name
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plain ASCII, with CAPITALS_and_underscores; and punctuation!",
+        "Tōkyō’s «quoted» words — and Ümlauts, in a row of nine…",
+        "ΟΔΥΣΣΕΥΣ ΚΑΙ Η ΘΑΛΑΣΣΑ: final sigmas at the ends of words",
+        "İstanbul, the KELVIN sign \u212a and the ſ long s",
+        "Москва — СТОЛИЦА России. «Новости» ЕЖЕДНЕВНО: ÀÉÎÕÜ ÇÑ ĄĘŁŃŚŹŻ ČĎĚŇŘŠŤŮŽ ĞŞ",
+        "東京都は、新しい計画を発表した。「詳細」は後日（予定）",
+        "lone \udc80 surrogate, and \u0301combining marks, tab\there",
+        "".join(chr(c) for c in range(0x80, 0x500)),
+    ],
+)
+def test_words_are_the_lower_cased_runs_of_word_characters(text: str) -> None:
+    expected = [w.encode("utf-8", "surrogatepass") for w in re.findall(r"\w+", text.lower())]
+    assert shingles._word_bytes(text).split() == expected
+
+
 def story_paragraphs(seed: int, count: int = 7) -> list[str]:
     """Body paragraphs of a made-up story, in words no other seed's story uses."""
     rng = random.Random(seed)
@@ -591,6 +610,25 @@ def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
     assert index._filter_log2 == first_size + 2
     found = index.lookup(keys)
     assert sorted(i for _, i in found) == list(range(9000))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, signatures.SEQ_TYPE])
+def test_entries_inserted_in_place_land_where_a_new_array_puts_them(
+    dtype: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slices of 5 entries, so that insertions fall inside, between and at the ends of
+    # slices, among repeated keys, before the first entry and after the last.
+    monkeypatch.setattr(signatures, "INSERT_STEP", 5)
+    rng = np.random.default_rng(11)
+    for size, added in [(0, 4), (1, 3), (23, 0), (23, 40), (64, 7), (200, 200)]:
+        array = np.sort(rng.integers(-20, 20, size)).astype(dtype)
+        values = np.sort(rng.integers(-25, 25, added)).astype(dtype)
+        at = array.searchsorted(values, "right")
+        expected = np.insert(array, at, values)
+        merged = signatures.insert_in_place(array, at, values)
+        assert merged.dtype == dtype
+        assert merged.tolist() == expected.tolist()
+        assert merged.tolist() == sorted(merged.tolist())
 
 
 def test_the_same_page_twice_in_one_batch_keeps_the_index_in_step(
