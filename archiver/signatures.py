@@ -7,7 +7,7 @@ so that forgetting raises a stamp too. The persisted signatures are what lets a 
 ingest find the copies of earlier articles without recomputing the corpus.
 
 Each open archive has a :class:`Signatures` in memory: the band and anchor keys of every
-signature in a :class:`KeyIndex`, and every row's seq and raw file. It is built from the
+signature in a :class:`archiver.keyindex.KeyIndex`, and every row's seq and raw file. It is built from the
 table the first time it is needed and catches up with the rows stamped since it last
 looked when another connection has written (``PRAGMA data_version`` says so); it is
 rebuilt if its own last write is gone (rolled back). Its own writes are buffered and
@@ -16,19 +16,18 @@ written by :meth:`Signatures.flush`, in one statement, before the writer commits
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import sqlite_utils
 
 from . import shingles
+from .keyindex import KeyIndex
 
 #: The ``params`` of a forgotten article's emptied row.
 FORGOTTEN = "forgotten"
 #: Rows read at a time when an index is built from the archive.
 BUILD_ROWS = 20_000
-#: The index's row numbers: half the memory of int64, room for two billion rows.
-SEQ_TYPE = np.int32
 
 
 def ensure_table(db: sqlite_utils.Database) -> None:
@@ -71,270 +70,6 @@ def outdated(db: sqlite_utils.Database) -> int:
             [shingles.PARAMS_VERSION, FORGOTTEN],
         ).fetchone()[0]
     )
-
-
-class KeyIndex:
-    """A multimap from 64-bit keys to sequence numbers, in memory, probed many keys at once.
-
-    The entries sit in two sorted NumPy arrays (keys, numbers) probed with
-    ``np.searchsorted``, and the newest in a dict. The dict is merged into the arrays
-    when it holds more than 1 / PENDING_SHARE of their entries: each merge is linear, and
-    the arrays grow by a constant factor between merges, so adding n entries costs O(n)
-    moves in all (PENDING_SHARE + 1 per entry). A number whose keys were replaced (or
-    removed) keeps its current keys apart, and its matches are filtered through them
-    until the next merge drops its stale entries.
-
-    Most probes find nothing (most articles are new stories), and a binary search in a
-    large array misses the CPU cache at every step: a bitmap of the keys' top bits (one to
-    two times FILTER_BITS bits per entry: 3% to 6% false positives) answers most first.
-    """
-
-    #: A dict entry costs about eight times an array entry (12 bytes): with the dict held
-    #: to a 32nd of the arrays, it is a fifth of the index's memory, and each entry is
-    #: moved 33 times by merges, a few hundred milliseconds in all at 100,000 articles.
-    PENDING_SHARE = 32
-    MIN_PENDING = 65_536
-    FILTER_BITS = 16
-    #: Entries returned per key and part (arrays, pending) at most: the last added. A key
-    #: that hundreds of texts share is a passage of boilerplate, or a story copied that
-    #: often, whose newest copies are enough to find it; without a cap each probe would
-    #: cost as much as the archive holds copies of it.
-    MAX_MATCHES = 64
-    #: Keys whose filter bits are set in one go when the filter is rebuilt.
-    MARK_KEYS = 1 << 18
-
-    def __init__(self) -> None:
-        self._keys = np.empty(0, np.int64)
-        self._seqs = np.empty(0, SEQ_TYPE)
-        # key -> first number; the next numbers of a key shared by several in _more
-        self._pending: dict[int, int] = {}
-        self._more: dict[int, list[int]] = {}
-        self._pending_entries = 0
-        self._replaced: dict[int, frozenset[int]] = {}
-        self._filter_log2 = 16
-        self._filter = bytearray(1 << (self._filter_log2 - 3))
-        self._last_tops: tuple[np.ndarray | None, int, list[int]] = (None, 0, [])
-        # Raised by every merge: the arrays' matches found ahead hold until then.
-        self._epoch = 0
-        self._ahead: dict[bytes, list[tuple[int, int]]] = {}
-        self._ahead_epoch = -1
-
-    def __len__(self) -> int:
-        return len(self._keys) + self._pending_entries
-
-    def add(self, seq: int, keys: np.ndarray) -> None:
-        """Index a number's keys (distinct int64); use :meth:`replace` if it has some already."""
-        if seq in self._replaced:
-            self.replace(seq, keys)
-            return
-        self._add(seq, keys)
-
-    def _add(self, seq: int, keys: np.ndarray) -> None:
-        pending, bitmap = self._pending, self._filter
-        for key, top in zip(keys.tolist(), self._tops(keys), strict=True):
-            if pending.setdefault(key, seq) is not seq:
-                self._more.setdefault(key, []).append(seq)
-            bitmap[top >> 3] |= 1 << (top & 7)
-        self._pending_entries += len(keys)
-        if self._pending_entries > max(self.MIN_PENDING, len(self._keys) // self.PENDING_SHARE):
-            self._merge()
-
-    def _tops(self, keys: np.ndarray) -> list[int]:
-        """The filter bit of each key; kept for the same keys probed, then added."""
-        found, log2, tops = self._last_tops
-        if found is not keys or log2 != self._filter_log2:
-            tops = (keys.view(np.uint64) >> np.uint64(64 - self._filter_log2)).tolist()
-            self._last_tops = (keys, self._filter_log2, tops)
-        return tops
-
-    def _bits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The filter's byte and bit mask of each key (its top bits)."""
-        top = keys.view(np.uint64) >> np.uint64(64 - self._filter_log2)
-        return (top >> np.uint64(3)).astype(np.intp), (top & np.uint64(7)).astype(np.uint8)
-
-    def _mark(self, keys: np.ndarray) -> None:
-        """Set the filter bits of many keys."""
-        bitmap = np.frombuffer(self._filter, np.uint8)
-        # A slice at a time: the bits of all keys at once cost three arrays of 8 bytes a
-        # key; measured alone, adding past a doubling at 4.2 million keys took 165 MB more
-        # that way, against 69 MB a slice at a time.
-        for start in range(0, len(keys), self.MARK_KEYS):
-            at, bit = self._bits(keys[start : start + self.MARK_KEYS])
-            np.bitwise_or.at(bitmap, at, np.left_shift(np.uint8(1), bit))
-
-    def _refilter(self) -> None:
-        """A filter sized for the entries (rebuilt when they outgrow it, doubling)."""
-        if len(self) * self.FILTER_BITS <= 1 << self._filter_log2:
-            return
-        self._filter_log2 = (self.FILTER_BITS * len(self) - 1).bit_length()
-        self._filter = bytearray(1 << (self._filter_log2 - 3))
-        self._mark(self._keys)
-        self._mark(np.fromiter(self._pending, np.int64, len(self._pending)))
-
-    def add_many(self, seqs: np.ndarray, keys: np.ndarray) -> None:
-        """Index many new (number, key) pairs at once (building an index from storage)."""
-        self._mark(keys.astype(np.int64))
-        self._merge(seqs.astype(SEQ_TYPE), keys.astype(np.int64))
-
-    def replace(self, seq: int, keys: np.ndarray) -> None:
-        """Make a number's keys exactly these (none: the number is gone)."""
-        self._replaced[seq] = frozenset(keys.tolist())
-        self._add(seq, keys)
-
-    def remove(self, seq: int) -> None:
-        """Forget a number's keys."""
-        self.replace(seq, np.empty(0, np.int64))
-
-    def look_ahead(self, batch: Sequence[np.ndarray]) -> None:
-        """Probe the arrays for many sets of query keys at once; :meth:`lookup` of the
-        same keys then only probes the newest entries (until the next merge).
-
-        A probe of one article's few dozen keys is mostly NumPy's cost per call: the keys
-        of a group of articles probed together share it.
-        """
-        self._ahead, self._ahead_epoch = {}, self._epoch
-        if not batch or not len(self._keys):
-            return
-        queries = np.concatenate(batch)
-        ends = np.cumsum([len(b) for b in batch]).tolist()
-        at, bit = self._bits(queries)
-        maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
-        found: list[list[tuple[int, int]]] = [[] for _ in batch]
-        owner, first, probed = 0, 0, maybe.tolist()
-        for seq, j in self._array_matches(queries[maybe]):
-            at_query = probed[j]
-            while at_query >= ends[owner]:  # matches come in query order
-                first = ends[owner]
-                owner += 1
-            found[owner].append((seq, at_query - first))
-        for queries_of, matches in zip(batch, found, strict=True):
-            self._ahead[queries_of.tobytes()] = matches
-
-    def lookup(self, queries: np.ndarray) -> list[tuple[int, int]]:
-        """(number, index of the query key) of every entry matching a query; each pair once."""
-        if self._ahead and self._ahead_epoch == self._epoch:
-            ahead = self._ahead.get(queries.tobytes())
-            if ahead is not None:
-                return self._lookup_pending(queries, list(ahead))
-        found: list[tuple[int, int]] = []
-        bitmap = self._filter
-        maybe = [
-            i for i, top in enumerate(self._tops(queries)) if bitmap[top >> 3] >> (top & 7) & 1
-        ]
-        if not maybe:
-            return found
-        queries = queries[maybe]
-        if len(self._keys):
-            found = self._array_matches(queries)
-        return [(seq, maybe[i]) for seq, i in self._lookup_pending(queries, found)]
-
-    def _array_matches(self, queries: np.ndarray) -> list[tuple[int, int]]:
-        """(number, index of the query key) of the arrays' entries matching the queries,
-        the newest MAX_MATCHES per key, in query order."""
-        found: list[tuple[int, int]] = []
-        keys, seqs, cap = self._keys, self._seqs, self.MAX_MATCHES
-        start_at = keys.searchsorted(queries)
-        end_at = keys.searchsorted(queries, "right")
-        hit = np.flatnonzero(end_at > start_at)
-        for i, start, end in zip(
-            hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
-        ):
-            found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
-        return found
-
-    def _lookup_pending(
-        self, queries: np.ndarray, found: list[tuple[int, int]]
-    ) -> list[tuple[int, int]]:
-        """:meth:`lookup` once the arrays' matches (``found``) are known: the pending
-        entries' matches added, those of replaced numbers filtered."""
-        pending, more, cap = self._pending, self._more, self.MAX_MATCHES
-        for i, key in enumerate(queries.tolist() if pending else ()):
-            seq = pending.get(key)
-            if seq is not None:
-                others = more.get(key) if more else None
-                matches = [seq, *others][-cap:] if others else (seq,)
-                found.extend((match, i) for match in matches)
-        if self._replaced and found:
-            found = self._current(found, queries)
-        return found
-
-    def _current(self, found: list[tuple[int, int]], queries: np.ndarray) -> list[tuple[int, int]]:
-        """Matches of replaced numbers kept only where the key is still theirs, once."""
-        replaced = self._replaced
-        kept = [(seq, i) for seq, i in found if seq not in replaced]
-        again = {
-            (seq, i)
-            for seq, i in found
-            if seq in replaced and int(queries[i]) in replaced[seq]
-        }  # fmt: skip
-        return kept + sorted(again)
-
-    def _merge(self, seqs: np.ndarray | None = None, keys: np.ndarray | None = None) -> None:
-        """Merge the pending entries (and these) into the arrays, dropping stale entries."""
-        pending, more = self._pending, self._more
-        new_keys = np.fromiter(pending.keys(), np.int64, len(pending))
-        new_seqs = np.fromiter(pending.values(), SEQ_TYPE, len(pending))
-        if more:
-            extra = np.array([(k, seq) for k, seqs in more.items() for seq in seqs], np.int64)
-            new_keys = np.concatenate([new_keys, extra[:, 0]])
-            new_seqs = np.concatenate([new_seqs, extra[:, 1].astype(SEQ_TYPE)])
-        if keys is not None and seqs is not None:
-            new_keys, new_seqs = np.concatenate([new_keys, keys]), np.concatenate([new_seqs, seqs])
-        self._pending, self._more, self._pending_entries = {}, {}, 0
-        self._epoch += 1
-        old_keys, old_seqs = self._keys, self._seqs
-        if self._replaced:
-            gone = np.fromiter(self._replaced, np.int64, len(self._replaced))
-            stale_old, stale_new = np.isin(old_seqs, gone), np.isin(new_seqs, gone)
-            old_keys, old_seqs = old_keys[~stale_old], old_seqs[~stale_old]
-            new_keys, new_seqs = new_keys[~stale_new], new_seqs[~stale_new]
-            current = [(key, seq) for seq, now in self._replaced.items() for key in now]
-            again = np.array(current, dtype=np.int64).reshape(-1, 2)
-            new_keys = np.concatenate([new_keys, again[:, 0]])
-            new_seqs = np.concatenate([new_seqs, again[:, 1].astype(SEQ_TYPE)])
-            self._replaced = {}
-        order = np.argsort(new_keys, kind="stable")
-        new_keys, new_seqs = new_keys[order], new_seqs[order]
-        at = old_keys.searchsorted(new_keys, "right")
-        self._keys = insert_in_place(old_keys, at, new_keys)
-        self._seqs = insert_in_place(old_seqs, at, new_seqs)
-        self._refilter()
-
-
-#: Entries moved at a time by :func:`insert_in_place` (its working memory: a few MB).
-INSERT_STEP = 1 << 17
-
-
-def insert_in_place(array: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``np.insert(array, at, values)`` (``at`` sorted) made by growing ``array`` itself.
-
-    ``np.insert`` writes a new array beside the old one: for the key index of 100,000
-    articles that held 63 MB more at each merge, the writer's peak. Grown in place (a
-    large array is remapped, not copied) and its entries moved from the back, a slice at
-    a time, to where the insertions push them, the merge holds a few MB more.
-    """
-    if not array.flags.owndata or not array.flags.c_contiguous:
-        array = array.copy()
-    n, m = len(array), len(values)
-    if not m:
-        return array
-    array.resize(n + m, refcheck=False)
-    hi = n
-    while hi > 0:
-        lo = max(0, hi - INSERT_STEP)
-        # The entry at i moves up by the number of insertions at or before it; from the
-        # back, each slice lands on free space or on itself (so it is copied first).
-        first, last = np.searchsorted(at, [lo, hi]).tolist()
-        moved = array[lo:hi].copy()
-        if first == last:
-            array[lo + first : hi + first] = moved
-        else:
-            to = np.cumsum(np.bincount(at[first:last] - lo, minlength=hi - lo))
-            to += np.arange(lo + first, hi + first)
-            array[to] = moved
-        hi = lo
-    array[at + np.arange(m)] = values
-    return array
 
 
 class Signatures:

@@ -14,7 +14,7 @@ import sqlite_utils
 from click.testing import CliRunner
 
 import archiver
-from archiver import dedupe, shingles, signatures, store, templates
+from archiver import dedupe, keyindex, shingles, signatures, store, templates
 from archiver.cli import main
 from archiver.models import Article, article_id
 
@@ -528,7 +528,7 @@ def test_two_connections_each_find_what_the_other_linked(tmp_path: Path) -> None
 
 
 def test_a_passage_many_articles_share_returns_only_its_newest_matches() -> None:
-    index = signatures.KeyIndex()
+    index = keyindex.KeyIndex()
     shared = 12345
     for seq in range(1, 301):
         index.add(seq, np.array([shared, 1_000_000 + seq], np.int64))
@@ -536,7 +536,7 @@ def test_a_passage_many_articles_share_returns_only_its_newest_matches() -> None
             index._merge()  # the older entries in the sorted arrays, the newer pending
     found = index.lookup(np.array([shared, 1_000_005], np.int64))
     on_shared = sorted(seq for seq, i in found if i == 0)
-    cap = signatures.KeyIndex.MAX_MATCHES
+    cap = keyindex.KeyIndex.MAX_MATCHES
     # The newest of each part: the arrays' last entries and the pending ones.
     assert on_shared == [*range(151 - cap, 151), *range(301 - cap, 301)]
     assert (5, 1) in found
@@ -545,7 +545,7 @@ def test_a_passage_many_articles_share_returns_only_its_newest_matches() -> None
 def test_an_old_story_is_found_past_a_passage_many_articles_share(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(signatures.KeyIndex, "MAX_MATCHES", 3)
+    monkeypatch.setattr(keyindex.KeyIndex, "MAX_MATCHES", 3)
     path = tmp_path / "a.db"
     db = store.open_db(path)
     boilerplate = " ".join(story_paragraphs(99, count=2))
@@ -568,9 +568,9 @@ def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Small merges, so that some happen in the middle of a group probed ahead.
-    monkeypatch.setattr(signatures.KeyIndex, "MIN_PENDING", 40)
+    monkeypatch.setattr(keyindex.KeyIndex, "MIN_PENDING", 40)
     rng = np.random.default_rng(7)
-    one_at_a_time, ahead = signatures.KeyIndex(), signatures.KeyIndex()
+    one_at_a_time, ahead = keyindex.KeyIndex(), keyindex.KeyIndex()
     steps = [
         (int(rng.integers(1, 120)), np.unique(rng.integers(0, 400, 12)).astype(np.int64))
         for _ in range(240)
@@ -598,10 +598,10 @@ def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
 ) -> None:
     # The filter answers "surely absent" first: a key whose bit a slice missed is never
     # found again. Slices of 7 keys, and a filter doubling twice as the index grows.
-    monkeypatch.setattr(signatures.KeyIndex, "MARK_KEYS", 7)
-    monkeypatch.setattr(signatures.KeyIndex, "MIN_PENDING", 30)
+    monkeypatch.setattr(keyindex.KeyIndex, "MARK_KEYS", 7)
+    monkeypatch.setattr(keyindex.KeyIndex, "MIN_PENDING", 30)
     rng = np.random.default_rng(3)
-    index = signatures.KeyIndex()
+    index = keyindex.KeyIndex()
     first_size = index._filter_log2
     keys = rng.integers(-(2**63), 2**63 - 1, size=9000, dtype=np.int64)
     index.add_many(np.arange(6000, dtype=np.int64), keys[:6000])
@@ -612,23 +612,38 @@ def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
     assert sorted(i for _, i in found) == list(range(9000))
 
 
-@pytest.mark.parametrize("dtype", [np.int64, signatures.SEQ_TYPE])
+@pytest.mark.parametrize("dtype", [np.int64, keyindex.SEQ_TYPE])
 def test_entries_inserted_in_place_land_where_a_new_array_puts_them(
     dtype: type, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Slices of 5 entries, so that insertions fall inside, between and at the ends of
     # slices, among repeated keys, before the first entry and after the last.
-    monkeypatch.setattr(signatures, "INSERT_STEP", 5)
+    monkeypatch.setattr(keyindex, "STEP", 5)
     rng = np.random.default_rng(11)
     for size, added in [(0, 4), (1, 3), (23, 0), (23, 40), (64, 7), (200, 200)]:
         array = np.sort(rng.integers(-20, 20, size)).astype(dtype)
         values = np.sort(rng.integers(-25, 25, added)).astype(dtype)
         at = array.searchsorted(values, "right")
         expected = np.insert(array, at, values)
-        merged = signatures.insert_in_place(array, at, values)
+        merged = keyindex.insert_in_place(array, at, values)
         assert merged.dtype == dtype
         assert merged.tolist() == expected.tolist()
         assert merged.tolist() == sorted(merged.tolist())
+
+
+def test_entries_of_replaced_numbers_dropped_in_place_leave_the_rest_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keyindex, "STEP", 4)  # slices of 4: kept entries cross slices
+    rng = np.random.default_rng(5)
+    for size, gone in [(0, [1]), (9, []), (9, list(range(10))), (50, [0, 3]), (101, [7])]:
+        keys = np.sort(rng.integers(-50, 50, size)).astype(np.int64)
+        seqs = rng.integers(0, 10, size).astype(keyindex.SEQ_TYPE)
+        keep = ~np.isin(seqs, gone)
+        expected = (keys[keep].tolist(), seqs[keep].tolist())
+        kept_keys, kept_seqs = keyindex.drop_in_place(keys, seqs, np.array(gone, np.int64))
+        assert (kept_keys.tolist(), kept_seqs.tolist()) == expected
+        assert kept_seqs.dtype == keyindex.SEQ_TYPE
 
 
 def test_the_same_page_twice_in_one_batch_keeps_the_index_in_step(
