@@ -31,15 +31,18 @@ class KeyIndex:
 
     Most probes find nothing (most articles are new stories), and a binary search in a
     large array misses the CPU cache at every step: a bitmap of the keys' top bits (one to
-    two times FILTER_BITS bits per entry: 3% to 6% false positives) answers most first.
+    two times FILTER_BITS bits per entry: 6% to 12% false positives) answers most first.
     """
 
     #: A dict entry costs about eight times an array entry (12 bytes): with the dict held
-    #: to a 32nd of the arrays, it is a fifth of the index's memory, and each entry is
-    #: moved 33 times by merges, a few hundred milliseconds in all at 100,000 articles.
-    PENDING_SHARE = 32
+    #: to a 64th of the arrays, it is an eighth of the index's memory, and each entry is
+    #: moved 65 times by merges, a few seconds in all at 100,000 articles. (A 32nd held
+    #: 8 MB more at the writer's peak.)
+    PENDING_SHARE = 64
     MIN_PENDING = 65_536
-    FILTER_BITS = 16
+    #: 8 bits, not 16: 8 MB less at 100,000 articles, and a false positive costs one
+    #: search of a key among the many searched together ahead of the group's lookups.
+    FILTER_BITS = 8
     #: Entries returned per key and part (arrays, pending) at most: the last added. A key
     #: that hundreds of texts share is a passage of boilerplate, or a story copied that
     #: often, whose newest copies are enough to find it; without a cap each probe would

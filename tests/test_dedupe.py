@@ -600,6 +600,7 @@ def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
     # found again. Slices of 7 keys, and a filter doubling twice as the index grows.
     monkeypatch.setattr(keyindex.KeyIndex, "MARK_KEYS", 7)
     monkeypatch.setattr(keyindex.KeyIndex, "MIN_PENDING", 30)
+    monkeypatch.setattr(keyindex.KeyIndex, "FILTER_BITS", 16)
     rng = np.random.default_rng(3)
     index = keyindex.KeyIndex()
     first_size = index._filter_log2
