@@ -250,7 +250,11 @@ class KeyIndex:
 
 
 def _own(array: np.ndarray) -> np.ndarray:
-    """The array itself if it can be resized in place, else a copy that can."""
+    """The array itself if it can be resized in place, else a copy that can.
+
+    Resizing may move an array's data: the index keeps no view of its arrays beyond a
+    call, so none is left pointing at the old place.
+    """
     if array.flags.owndata and array.flags.c_contiguous:
         return array
     return array.copy()
