@@ -283,10 +283,10 @@ class ArchiveWriter:
 def trim_heap() -> None:
     """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
 
-    The writer's dedupe index rebuilds NumPy arrays of megabytes as the archive grows,
-    and glibc then carves the next ones from the heap, whose freed pages it keeps: after
-    30,000 text dumps the writer held 50 MB of them. Trimming after each commit costs
-    well under a millisecond a batch.
+    The writer makes and frees NumPy arrays of megabytes (shingle sets, the key index's
+    merges and filter), and glibc carves the next ones from the heap, whose freed pages
+    it keeps: after 30,000 text dumps the writer held 50 MB of them. Trimming after each
+    commit costs well under a millisecond a batch.
     """
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
