@@ -95,7 +95,7 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
         text = raw  # one string, not two equal ones, in the verdicts kept for the next page
     tokens = rules.WORD.findall(text)
     words = max(len(tokens), lang.count_words(text))
-    stop_share = sum(map(stop.__contains__, map(str.lower, tokens))) / words if words else 0.0
+    stop_share = sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
     initials = [t[0] for t in tokens if t[0].isalpha()]
     title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
     # Capitals are judged on the start of the line: a long line is all-caps or not early on.
@@ -174,9 +174,10 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
 
 def is_notice(text: str) -> bool:
     """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
-    if not rules.READER_ADDRESS.search(text):  # the cheaper test first: most lines fail it
+    lowered = text.lower()
+    if not rules.READER_ADDRESS.search(lowered):  # the cheaper test first: most lines fail it
         return False
-    terms = {m.group(0).lower() for m in rules.NOTICE_TERMS.finditer(text)}
+    terms = {m.group(0) for m in rules.NOTICE_TERMS.finditer(lowered)}
     return len(terms) >= rules.MIN_NOTICE_TERMS
 
 
@@ -193,7 +194,8 @@ def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
             line = lines[i]
             if line.no in reasons or not _touches_notice(lines, i, reasons):
                 continue
-            if rules.NOTICE_TERMS.search(line.text) and rules.READER_ADDRESS.search(line.text):
+            lowered = line.text.lower()
+            if rules.NOTICE_TERMS.search(lowered) and rules.READER_ADDRESS.search(lowered):
                 reasons[line.no] = rules.NOTICE
 
 
@@ -214,11 +216,11 @@ def _is_tag_list(text: str) -> bool:
 def _is_date_line(text: str) -> bool:
     if not _DIGIT.search(text):
         return False  # every date or time this recognises has a digit
-    if not any(p.search(text) for p in rules.DATE_PATTERNS) and not re.search(
-        r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text
-    ):
+    # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own,
+    # so this finds a line that holds one too, without trying each pattern.
+    if not re.search(r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text):
         return False
-    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", text))
+    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", text.lower()))
     return len(rest) <= 2
 
 
@@ -434,9 +436,14 @@ def strip_chrome(
         title = title_line.text
     if title:
         key = normalise(title)
+        # A line that normalises to the title holds the title's first word as it is,
+        # lower-cased: testing that first spares normalising every paragraph.
+        first_word = key.split(" ", 1)[0]
         for line in lines:
-            if (line.no not in reasons and normalise(line.text) == key) or (
-                line.no in reasons and normalise(line.text) == key and line is not title_line
+            if (
+                line is not title_line
+                and first_word in line.text.lower()
+                and normalise(line.text) == key
             ):
                 reasons[line.no] = rules.DUPLICATE_TITLE
     body = [line for line in body if line.no not in reasons]
@@ -504,13 +511,12 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     Short lines may legitimately recur (table cells, list items, recipe steps), so
     only paragraph-sized lines count as repeats.
     """
+    keys = [normalise(line.text) for line in body]
     counts: dict[str, int] = {}
-    for line in body:
-        key = normalise(line.text)
+    for key in keys:
         counts[key] = counts.get(key, 0) + 1
     seen: set[str] = set()
-    for line in body:
-        key = normalise(line.text)
+    for line, key in zip(body, keys, strict=True):
         # A pull quote or a re-printed paragraph occurs twice; a line that recurs more
         # often is the page's structure (questions of an interview, steps of a plan).
         if (
@@ -528,7 +534,7 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     # printed again) does not move the lead and make a second cleaning differ.
     paragraphs = [line for line in body if line.content] or body
     lead_end = paragraphs[min(len(paragraphs), LEAD_PARAGRAPHS) - 1].no
-    keyed = [(other.no, len(other.text), normalise(other.text)) for other in body]
+    keyed = [(other.no, len(other.text), key) for other, key in zip(body, keys, strict=True)]
     for line in lines:
         if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:
             continue

@@ -155,13 +155,16 @@ class RuleSet:
     Patterns that can only match at the start of a line are joined into one regex tried
     once at position 0; patterns that end at the line's end are tried on its tail only;
     the few others are searched one by one. One regex of all of them would try every
-    alternative at every position of every line, several times slower.
+    alternative at every position of every line, several times slower. The searched
+    patterns run on the lower-cased line without IGNORECASE where that means the same
+    (see :func:`fold_case`).
     """
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
     anchored: re.Pattern[str]
     tails: tuple[int, ...]
     free: tuple[int, ...]
+    folded: tuple[re.Pattern[str] | None, ...] = ()
 
     def reason(self, text: str) -> str | None:
         """The reason of the leftmost match, the first pattern in order among equals."""
@@ -172,20 +175,43 @@ class RuleSet:
             earlier = (i for i in (*self.tails, *self.free) if i < first)
             first = min([first, *(i for i in earlier if self.patterns[i][1].match(text))])
             return self.patterns[first][0]
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a rare letter whose lower case is longer
+            lowered = ""
         best: tuple[int, int] | None = None
-        offset, tail = 0, text
+        offset = 0
         if len(text) > TAIL_CHARS:  # start the tail at a word, so \b means what it says
-            tail = text[-TAIL_CHARS:].split(" ", 1)[-1]
-            offset = len(text) - len(tail)
+            offset = len(text) - len(text[-TAIL_CHARS:].split(" ", 1)[-1])
         for i in self.tails:
-            found = self.patterns[i][1].search(tail)
-            if found and (best is None or (found.start() + offset, i) < best):
-                best = (found.start() + offset, i)
+            found = self._search(i, text, lowered, offset)
+            if found and (best is None or (found.start(), i) < best):
+                best = (found.start(), i)
         for i in self.free:
-            found = self.patterns[i][1].search(text)
+            found = self._search(i, text, lowered, 0)
             if found and (best is None or (found.start(), i) < best):
                 best = (found.start(), i)
         return self.patterns[best[1]][0] if best else None
+
+    def _search(self, i: int, text: str, lowered: str, start: int) -> re.Match[str] | None:
+        folded = self.folded[i] if self.folded else None
+        if folded is not None and lowered:
+            return folded.search(lowered, start)
+        return self.patterns[i][1].search(text, start)
+
+
+def fold_case(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """The pattern compiled without IGNORECASE, to search lower-cased text, or None.
+
+    Python's re is two to three times slower when it ignores case. A pattern with
+    an upper-case letter outside an escape ([A-Z]) or inline flags of its own
+    would mean something else, and is not folded.
+    """
+    source = pattern.pattern
+    if not pattern.flags & re.IGNORECASE or re.search(r"\(\?[-aiLmsux]", source):
+        return None
+    if any(ch.isupper() for ch in re.sub(r"\\.", "", source)):
+        return None
+    return re.compile(source, pattern.flags & ~re.IGNORECASE)
 
 
 # A pattern anchored at the end matches within this many characters of it.
@@ -229,7 +255,8 @@ def combine(patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> RuleSet:
     # Each pattern becomes the named group r<index>; the outer group closes last, so
     # lastgroup is that name even when the pattern has groups of its own.
     joined = "|".join(f"(?P<r{i}>{patterns[i][1].pattern})" for i in anchored) or "(?!)"
-    return RuleSet(patterns, re.compile(joined, re.IGNORECASE), tuple(tails), tuple(free))
+    folded = tuple(fold_case(p) for _, p in patterns)
+    return RuleSet(patterns, re.compile(joined, re.IGNORECASE), tuple(tails), tuple(free), folded)
 
 
 ALL_RULES = combine(LINE_PATTERNS)
@@ -256,16 +283,16 @@ COMMENTER_LOOKAHEAD = 40
 
 # Notices to the reader (privacy, cookies, accounts, terms, subscriptions, affiliate
 # links) are running text, but speak to "you" about the site with several of these
-# terms; an article about privacy quotes one or two, not a whole notice's worth.
+# terms; an article about privacy quotes one or two, not a whole notice's worth. Both
+# patterns are searched in the lower-cased line (faster than ignoring case).
 NOTICE_TERMS = re.compile(
     r"\b(privacy( policy| notice| statement)?|cookies?|consent|personal (data|information)|"
     r"(your|an?) account|click(ing)?|agree(ment)?|terms (of|and) (use|service|conditions)|"
     r"subscri(be|ption)|unsubscribe|regist(er|ration|ering)|log ?in|sign(ing)? (in|up)|"
     r"newsletters?|opt[- ]out|browser|third[- ]part(y|ies)|data protection|gdpr|"
-    r"advertis(ers?|ing|ements?)|affiliate links?|commission)\b",
-    re.IGNORECASE,
+    r"advertis(ers?|ing|ements?)|affiliate links?|commission)\b"
 )
-READER_ADDRESS = re.compile(r"\b(we|our|us|you|your)\b", re.IGNORECASE)
+READER_ADDRESS = re.compile(r"\b(we|our|us|you|your)\b")
 MIN_NOTICE_TERMS = 3
 
 # A heading that opens a block of teasers for other stories ("More from ...", "Related
@@ -336,13 +363,13 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 )
 # A year as the patterns above need it: a text without one holds no full date.
 DATE_YEAR = re.compile(_YEAR_DIGITS)
-# Any date-ish token, with or without a year, used to spot date-only lines.
+# Any date-ish token, with or without a year, used to spot date-only lines (searched in
+# the lower-cased line).
 DATE_TOKEN = re.compile(
     r"\b(\d{1,4}[-/.:]\d{1,2}([-/.:]\d{1,4})?|" + "|".join(MONTHS) + r"|"
     r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"am|pm|gmt|utc|bst|est|edt|cet|msk|jst|updated?|published|posted|last|modified|date|"
-    r"ago|hours?|minutes?|mins?|days?|today|yesterday|at|on|\d+(st|nd|rd|th)?)\b\.?,?",
-    re.IGNORECASE,
+    r"ago|hours?|minutes?|mins?|days?|today|yesterday|at|on|\d+(st|nd|rd|th)?)\b\.?,?"
 )
 
 # Datelines that open a news story. Each names its groups: place, and source where the
