@@ -95,7 +95,9 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
         text = raw  # one string, not two equal ones, in the verdicts kept for the next page
     tokens = rules.WORD.findall(text)
     words = max(len(tokens), lang.count_words(text))
-    stop_share = sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
+    stop_share = (
+        sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
+    )
     initials = [t[0] for t in tokens if t[0].isalpha()]
     title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
     # Capitals are judged on the start of the line: a long line is all-caps or not early on.
