@@ -37,6 +37,29 @@ class Line:
     sentence: bool
     content: bool  # looks like a paragraph of running text
 
+    def __init__(
+        self,
+        no: int,
+        text: str,
+        words: int,
+        stop_share: float,
+        title_case: bool,
+        upper: bool,
+        sentence: bool,
+        content: bool,
+    ) -> None:
+        # Written out: the generated __init__ of a frozen dataclass sets each field through
+        # object.__setattr__, four times slower, and every line of every page is a Line.
+        fields = self.__dict__
+        fields["no"] = no
+        fields["text"] = text
+        fields["words"] = words
+        fields["stop_share"] = stop_share
+        fields["title_case"] = title_case
+        fields["upper"] = upper
+        fields["sentence"] = sentence
+        fields["content"] = content
+
 
 @dataclass(frozen=True)
 class StrippedPage:
@@ -370,12 +393,13 @@ def site_suffixes(lines: list[Line]) -> set[str]:
     """' - Site Name' suffixes carried by two or more lines: the site's own name."""
     seen: dict[str, int] = {}
     for line in lines:
-        match = rules.SITE_SUFFIX.search(line.text)
+        text = line.text
+        match = rules.SITE_SUFFIX.search(text, max(0, len(text) - rules.SITE_SUFFIX_CHARS))
         if match:
             site = match.group("site")
             seen[site] = seen.get(site, 0) + 1
-        elif line.text.startswith(("- ", "| ", "– ")) and line.words <= 5:
-            site = line.text[2:].strip()
+        elif text.startswith(("- ", "| ", "– ")) and line.words <= 5:
+            site = text[2:].strip()
             seen[site] = seen.get(site, 0) + 1
     return {site for site, count in seen.items() if count >= 2}
 

@@ -400,6 +400,9 @@ TRAILING_CREDIT = re.compile(
 # A "Title - Site Name" or "Title | Site Name" suffix; a suffix several lines share is
 # the site's name, and lines carrying it are captions or teasers, not body.
 SITE_SUFFIX = re.compile(r"\s[-|–—]\s(?P<site>[A-Z][\w&.'’ ]{1,40})$")
+# The longest text SITE_SUFFIX can match (space, dash, space, 41 characters of name):
+# it is searched for in a line's last this many characters only.
+SITE_SUFFIX_CHARS = 44
 
 # A comma-separated keyword list: many short fragments and no sentence.
 TAG_LIST = re.compile(r"^[^.!?]{0,400}$")

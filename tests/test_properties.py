@@ -8,6 +8,7 @@ pages, not only on noise.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import gzip
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import archiver
-from archiver import pipeline, sources
+from archiver import pipeline, rules, sources
 from archiver.chrome import strip_chrome
 from archiver.models import InputError
 
@@ -199,3 +200,33 @@ def test_stripping_pages_built_from_seed_lines_is_idempotent(text: str) -> None:
 @given(awkward_text)
 def test_stripping_any_text_is_idempotent(text: str) -> None:
     _assert_idempotent(text)
+
+
+# Lines to judge: seed lines, their words in capitals or cut short, and random text with
+# the words the rules look for (a credit, a newsletter widget, a copyright line).
+rule_words = st.sampled_from(
+    ("Reuters", "AFP", "Getty Images", "newsletter", "Sign up for", "All rights reserved",
+     "© 2024", "Photo:", "READ MORE", "Follow us on Twitter", " - The Daily Site", "İ", "ẞ")
+)  # fmt: skip
+judged_line = st.builds(
+    lambda parts, upper: (str.upper if upper else str)(" ".join(parts)),
+    st.lists(st.sampled_from(SEED_LINES) | rule_words | awkward_text, min_size=1, max_size=4),
+    st.booleans(),
+)
+
+
+@SETTINGS
+@given(judged_line)
+def test_rules_give_the_same_reason_on_folded_case(text: str) -> None:
+    # The rules searched in the lower-cased line must say what they say ignoring case.
+    for ruleset in (rules.ALL_RULES, rules.STRONG_RULES):
+        unfolded = dataclasses.replace(ruleset, folded=())
+        assert ruleset.reason(text) == unfolded.reason(text)
+
+
+@SETTINGS
+@given(judged_line)
+def test_site_suffix_is_found_in_the_last_characters_of_a_line(text: str) -> None:
+    tail = max(0, len(text) - rules.SITE_SUFFIX_CHARS)
+    found, everywhere = rules.SITE_SUFFIX.search(text, tail), rules.SITE_SUFFIX.search(text)
+    assert (found and found.group("site")) == (everywhere and everywhere.group("site"))
