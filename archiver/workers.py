@@ -60,8 +60,17 @@ def start_fork_server() -> None:
     """
     from multiprocessing import forkserver
 
-    _pool_context()
+    context = _pool_context()
     forkserver.ensure_running()
+    # ensure_running returns as soon as the server is spawned, while it is still loading
+    # the modules it preloads; a first child forked from it is served after that.
+    child = context.Process(target=_exit_at_once)
+    child.start()
+    child.join()
+
+
+def _exit_at_once() -> None:
+    """A child that only shows the fork server is ready."""
 
 
 def map_ordered(
