@@ -42,7 +42,7 @@ def warm_up() -> None:
     lang.identify("warm up the language model")
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def _pool_context() -> multiprocessing.context.ForkServerContext:
     # forkserver, not fork: a forked child would inherit the parent's open SQLite
     # connection, and closing it there can checkpoint and remove the WAL under it.
     context = multiprocessing.get_context("forkserver")
