@@ -214,6 +214,17 @@ def extract_task(path: str, known: tuple[str | None, str | None], max_bytes: int
     return process_file(Path(path), max_bytes, known=lambda _: known)
 
 
+def crashed_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
+    """The outcome of a raw file that killed the worker process reading it, twice."""
+    return _failure(sources.path_text(path), None, None, WORKER_DIED)
+
+
+WORKER_DIED = (
+    "the worker process reading this file died, twice (out of memory, or a crash in a "
+    "parser); the other files went on"
+)
+
+
 class ArchiveWriter:
     """The one writer: stores outcomes in batched transactions, then brings clean/ in step.
 
@@ -331,7 +342,9 @@ def iter_ingest(
             (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes)
             for path in sources.iter_raw_files(paths)
         )
-        outcomes = workers_module.map_ordered(extract_task, tasks, workers, scheduler)
+        outcomes = workers_module.map_ordered(
+            extract_task, tasks, workers, scheduler, on_crash=crashed_task
+        )
         for group in _groups(outcomes, PREPARE_FILES):
             writer.prepare(group)
             for outcome in group:
@@ -465,7 +478,10 @@ def iter_reprocess(
     try:
         paths = stored_raw_paths(db, only_outdated)
         tasks = ((path, (None, None), max_bytes) for path in paths)
-        for outcome in workers_module.map_ordered(extract_task, tasks, workers, scheduler):
+        outcomes = workers_module.map_ordered(
+            extract_task, tasks, workers, scheduler, on_crash=crashed_task
+        )
+        for outcome in outcomes:
             yield _rederive(writer, outcome)
         writer.commit()
         with store.write_lock(db):

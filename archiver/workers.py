@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -78,52 +78,120 @@ def map_ordered(
     tasks: Iterable[tuple[Any, ...]],
     workers: int = 1,
     scheduler: str | None = None,
+    on_crash: Callable[..., R] | None = None,
 ) -> Iterator[R]:
     """Apply fn to each task's arguments, in parallel where asked, yielding in task order.
 
     ``scheduler`` is the address of a Dask distributed scheduler (tcp://host:port);
-    otherwise ``workers`` > 1 starts a local process pool.
+    otherwise ``workers`` > 1 starts a local process pool. ``on_crash(*task)`` gives the
+    result of a task that kills the worker process running it (see :func:`_pool_map`; on
+    Dask, once Dask gives up on it with KilledWorker); without it, that error is raised.
     """
     if scheduler:
-        yield from _dask_map(fn, tasks, scheduler)
+        yield from _dask_map(fn, tasks, scheduler, on_crash)
     elif workers <= 1:
         for task in tasks:
             yield fn(*task)
     else:
-        context = _pool_context()
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=warm_up) as pool:
-            yield from _windowed(
-                lambda task: pool.submit(fn, *task), tasks, workers * TASKS_PER_WORKER
-            )
+        yield from _pool_map(fn, tasks, workers, on_crash)
 
 
-def _windowed(
-    submit: Callable[[tuple[Any, ...]], Any], tasks: Iterable[tuple[Any, ...]], window: int
-) -> Iterator[Any]:
-    """Keep at most ``window`` futures in flight; yield their results in submission order."""
-    pending: deque[Any] = deque()
-    for task in tasks:
-        pending.append(submit(task))
-        if len(pending) >= window:
-            yield _result(pending.popleft())
-    while pending:
-        yield _result(pending.popleft())
+def _pool_map(
+    fn: Callable[..., R],
+    tasks: Iterable[tuple[Any, ...]],
+    workers: int,
+    on_crash: Callable[..., R] | None,
+) -> Iterator[R]:
+    """A local pool that outlives its workers: a worker that dies costs one task at most.
+
+    A worker killed (by the out-of-memory killer, or a crash in a parser) breaks the whole
+    pool, and its unfinished tasks with it. Each of those is then run again alone, so
+    that only a task that kills its worker again is given up (its result is
+    ``on_crash(*task)``); the rest of the tasks go on in a new pool.
+    """
+    queue = iter(tasks)
+    window = workers * TASKS_PER_WORKER
+    pending: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
+    while True:
+        with _new_pool(workers) as pool:
+            broken = False
+            while not broken:
+                while len(pending) < window and (task := next(queue, None)) is not None:
+                    try:
+                        pending.append((task, pool.submit(fn, *task)))
+                    except BrokenExecutor:
+                        pending.append((task, None))
+                        broken = True
+                        break
+                if not pending:
+                    return
+                future = pending[0][1]
+                if future is None or isinstance(_exception(future), BrokenExecutor):
+                    broken = True
+                    break
+                pending.popleft()
+                yield future.result()
+        # Each task the broken pool had not finished runs again alone, one at a time, in
+        # a worker of its own; a second death is that task's own doing.
+        solo: ProcessPoolExecutor | None = None
+        try:
+            while pending:
+                task, future = pending.popleft()
+                if future is not None and not isinstance(_exception(future), BrokenExecutor):
+                    yield future.result()  # finished before the break, or failed on its own
+                    continue
+                solo = solo or _new_pool(1)
+                try:
+                    result = solo.submit(fn, *task).result()
+                except BrokenExecutor:
+                    solo.shutdown()
+                    solo = None
+                    if on_crash is None:
+                        raise
+                    result = on_crash(*task)
+                yield result
+        finally:
+            if solo is not None:
+                solo.shutdown()
 
 
-def _result(future: Any) -> Any:
-    return future.result()
+def _exception(future: Future[Any]) -> BaseException | None:
+    """The future's exception once it is done (waiting for it)."""
+    return future.exception()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=warm_up)
 
 
 def _dask_map(
-    fn: Callable[..., R], tasks: Iterable[tuple[Any, ...]], scheduler: str
+    fn: Callable[..., R],
+    tasks: Iterable[tuple[Any, ...]],
+    scheduler: str,
+    on_crash: Callable[..., R] | None = None,
 ) -> Iterator[R]:
     try:
-        from distributed import Client
+        from distributed import Client, KilledWorker
     except ImportError:
         raise RuntimeError("distributed ingest needs Dask: pip install 'archiver[dask]'") from None
+
+    def result(task: tuple[Any, ...], future: Any) -> R:
+        try:
+            value: R = future.result()
+        except KilledWorker:  # the task killed every worker Dask tried it on
+            if on_crash is None:
+                raise
+            return on_crash(*task)
+        return value
+
     with Client(scheduler) as client:
         nthreads = sum(client.nthreads().values()) or 1
         client.run(warm_up)
-        yield from _windowed(
-            lambda task: client.submit(fn, *task, pure=False), tasks, nthreads * TASKS_PER_WORKER
-        )
+        window = nthreads * TASKS_PER_WORKER
+        pending: deque[tuple[tuple[Any, ...], Any]] = deque()
+        for task in tasks:
+            pending.append((task, client.submit(fn, *task, pure=False)))
+            if len(pending) >= window:
+                yield result(*pending.popleft())
+        while pending:
+            yield result(*pending.popleft())

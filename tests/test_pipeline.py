@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,8 @@ from click.testing import CliRunner
 
 from archiver.cli import main
 from archiver.models import EXTRACTOR_VERSION
-from archiver.pipeline import ingest
-from archiver.workers import start_fork_server
+from archiver.pipeline import ingest, iter_ingest
+from archiver.workers import map_ordered, start_fork_server
 
 from .corpus import write_corpus
 
@@ -87,6 +89,62 @@ def test_two_workers_store_what_one_worker_stores(tmp_path: Path) -> None:
     check_consistent(tmp_path / "two.db", tmp_path / "c2")
 
 
+def square_or_die(number: int) -> int:
+    """A task for the pool: 13 kills the worker process that runs it, as the OOM killer would."""
+    if number == 13:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return number * number
+
+
+def test_a_task_that_kills_its_worker_costs_that_task_only() -> None:
+    tasks = [(n,) for n in range(80)]
+    results = list(map_ordered(square_or_die, tasks, workers=2, on_crash=lambda n: -n))
+    assert results == [-13 if n == 13 else n * n for n in range(80)]
+
+
+def test_without_a_crash_result_a_killed_worker_ends_the_run_with_an_error() -> None:
+    with pytest.raises(BrokenProcessPool):
+        list(map_ordered(square_or_die, [(n,) for n in range(20)], workers=2))
+
+
+def _pool_workers() -> list[int]:
+    """The processes the fork server (a child of this process) has forked: the pool's workers."""
+
+    def parent(pid: str) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    servers = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if (
+                parent(pid) == os.getpid()
+                and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ):
+                servers.add(int(pid))
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if parent(pid) in servers:
+                found.append(int(pid))
+    return found
+
+
+def test_a_worker_killed_mid_run_loses_no_file(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw, 120, copy_every=7)
+    ingest([raw], db=tmp_path / "one.db", clean_dir=tmp_path / "c1", workers=1)
+    outcomes = iter_ingest([raw], tmp_path / "two.db", tmp_path / "c2", workers=2)
+    statuses = [next(outcomes).status]
+    victims = _pool_workers()
+    assert victims
+    os.kill(victims[0], signal.SIGKILL)  # its tasks in flight are run again
+    statuses += [outcome.status for outcome in outcomes]
+    assert statuses == ["ok"] * 120
+    assert snapshot(tmp_path / "one.db") == snapshot(tmp_path / "two.db")
+    check_consistent(tmp_path / "two.db", tmp_path / "c2")
+
+
 def test_a_fork_server_started_ahead_serves_the_pool(tmp_path: Path) -> None:
     # A benchmark starts it before its clock: the pool must still work from it.
     start_fork_server()
@@ -113,6 +171,23 @@ def test_dask_local_cluster_stores_what_a_local_run_stores(tmp_path: Path) -> No
             scheduler=cluster.scheduler_address,
         )
     assert snapshot(tmp_path / "local.db") == snapshot(tmp_path / "dask.db")
+
+
+def test_a_task_that_kills_its_dask_worker_costs_that_task_only() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        tasks = [(n,) for n in range(20)]
+        found = map_ordered(
+            square_or_die, tasks, scheduler=cluster.scheduler_address, on_crash=lambda n: -n
+        )
+        # Dask tries the task on other workers before it gives up (KilledWorker), and
+        # gives up as well on a task that was running beside it each time.
+        results = list(found)
+    assert results[13] == -13
+    assert all(result in (n * n, -n) for n, result in enumerate(results))
+    assert sum(result == n * n for n, result in enumerate(results)) >= 15
 
 
 def _ingest_command(raw: list[Path], db: Path, clean: Path, workers: int = 1) -> list[str]:
