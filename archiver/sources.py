@@ -80,6 +80,11 @@ def iter_raw_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield path
 
 
+def count_raw_files(paths: Iterable[str | os.PathLike[str]]) -> int:
+    """How many files :func:`iter_raw_files` yields for these paths, holding none of them."""
+    return sum(1 for _ in iter_raw_files(paths))
+
+
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a file's bytes as stored, refusing files over max_bytes and non-regular files."""
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archiver.models import InputError
-from archiver.sources import decode_bytes, iter_raw_files, read_raw
+from archiver.sources import count_raw_files, decode_bytes, iter_raw_files, read_raw
 
 RUSSIAN = "Министр иностранных дел России встретился с японским коллегой в Москве."
 FRENCH = "Le ministre des Affaires étrangères a rencontré son homologue à Paris, déjà."
@@ -117,3 +117,5 @@ def test_folders_are_walked_recursively_in_order_without_following_link_loops(
     (tmp_path / "b" / "loop").symlink_to(tmp_path)
     found = [p.relative_to(tmp_path).as_posix() for p in iter_raw_files([tmp_path])]
     assert found == ["a.txt", "b/deep/c.txt"]
+    # The count behind the progress bar's total walks the same files, holding none.
+    assert count_raw_files([tmp_path, tmp_path / "missing.txt"]) == 3
