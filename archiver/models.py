@@ -47,6 +47,15 @@ class RemovedLine:
     reason: str
     stage: str = "text"  # "html": an element removed before extraction (line_no in the source)
 
+    def __init__(self, line_no: int, text: str, reason: str, stage: str = "text") -> None:
+        # Written out: the generated __init__ of a frozen dataclass sets each field through
+        # object.__setattr__, three times slower, and a page removes a hundred lines or more.
+        fields = self.__dict__
+        fields["line_no"] = line_no
+        fields["text"] = text
+        fields["reason"] = reason
+        fields["stage"] = stage
+
 
 @dataclass(frozen=True)
 class Metadata:
