@@ -8,11 +8,14 @@ are in flight, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -40,6 +43,32 @@ def warm_up() -> None:
     from . import lang
 
     lang.identify("warm up the language model")
+
+
+def _start_worker(writer_alive: Connection) -> None:
+    """A pool worker's start: load the models, and end with the process that started it."""
+    warm_up()
+    threading.Thread(target=_exit_with_writer, args=(writer_alive,), daemon=True).start()
+
+
+def _exit_with_writer(writer_alive: Connection) -> None:
+    # A writer killed outright (SIGKILL, the out-of-memory killer) never shuts its pool
+    # down: its workers would wait for tasks for ever, and keep the fork server alive.
+    # Nothing is ever sent on this pipe; it ends when the writer's end closes.
+    with contextlib.suppress(EOFError, OSError):
+        writer_alive.recv()
+    os._exit(1)
+
+
+_ALIVE: dict[int, tuple[Connection, Connection]] = {}
+
+
+def _writer_alive() -> Connection:
+    """The read end of a pipe whose write end only this process holds, until it ends."""
+    if os.getpid() not in _ALIVE:  # made again in a forked child, which is a writer too
+        _ALIVE.clear()
+        _ALIVE[os.getpid()] = multiprocessing.Pipe(duplex=False)
+    return _ALIVE[os.getpid()][0]
 
 
 def _pool_context() -> multiprocessing.context.ForkServerContext:
@@ -161,7 +190,12 @@ def _exception(future: Future[Any]) -> BaseException | None:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=warm_up)
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=_pool_context(),
+        initializer=_start_worker,
+        initargs=(_writer_alive(),),
+    )
 
 
 def _dask_map(

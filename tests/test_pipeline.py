@@ -229,6 +229,49 @@ def test_two_concurrent_ingests_equal_one_ingest_of_the_union(tmp_path: Path) ->
     check_consistent(db, clean)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and _stat(int(entry))[1] == str(pid):
+                found.append(int(entry))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """State and parent of a process, from /proc (OSError once it is gone)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_an_ingest_killed_outright_leaves_no_worker_behind(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw, 400)
+    run = subprocess.Popen(
+        _ingest_command([raw], tmp_path / "a.db", tmp_path / "clean", workers=2),
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    helpers: list[int] = []
+    while time.monotonic() < deadline and len(helpers) < 3:  # the fork server and 2 workers
+        time.sleep(0.1)
+        servers = _children(run.pid)
+        helpers = servers + [w for s in servers for w in _children(s)]
+    assert len(helpers) >= 3
+    run.send_signal(signal.SIGKILL)  # no shutdown of the pool: the workers must notice
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(map(_running, helpers)):
+        time.sleep(0.1)
+    assert not any(map(_running, helpers))
+
+
 def test_ingest_killed_at_random_moments_finishes_exactly_once(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_corpus(raw, 2000, copy_every=50)
