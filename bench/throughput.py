@@ -22,8 +22,9 @@ In one run, so that the figures can be compared as ratios on a noisy machine:
 How time is measured: each ingest runs in a child process, which times the ingest itself
 (archiver.pipeline.ingest, the code `archiver ingest` runs), not the interpreter's start.
 With 1 worker the child loads trafilatura and the language model before the clock starts,
-as the anchor has them loaded; with a pool, starting the workers (and their loading) is
-inside the timed part. pages/s counts every input, failed ones included.
+as the anchor has them loaded; with a pool, the pool's fork server loads them before the
+clock, and starting the workers (forked from it) is inside the timed part. pages/s counts
+every input, failed ones included.
 
 How memory is measured: the writer's peak is its own VmHWM (/proc/self/status, the
 kernel's high-water mark of the resident set) read by the child at its end; getrusage's
