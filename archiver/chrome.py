@@ -199,7 +199,7 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
 
 def is_notice(text: str) -> bool:
     """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
-    lowered = text.lower()
+    lowered = rules.fold_text(text)
     if not rules.READER_ADDRESS.search(lowered):  # the cheaper test first: most lines fail it
         return False
     terms = {m.group(0) for m in rules.NOTICE_TERMS.finditer(lowered)}
@@ -219,7 +219,7 @@ def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
             line = lines[i]
             if line.no in reasons or not _touches_notice(lines, i, reasons):
                 continue
-            lowered = line.text.lower()
+            lowered = rules.fold_text(line.text)
             if rules.NOTICE_TERMS.search(lowered) and rules.READER_ADDRESS.search(lowered):
                 reasons[line.no] = rules.NOTICE
 
@@ -245,7 +245,7 @@ def _is_date_line(text: str) -> bool:
     # so this finds a line that holds one too, without trying each pattern.
     if not re.search(r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text):
         return False
-    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", text.lower()))
+    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", rules.fold_text(text)))
     return len(rest) <= 2
 
 

@@ -157,7 +157,7 @@ class RuleSet:
     the few others are searched one by one. One regex of all of them would try every
     alternative at every position of every line, several times slower. The searched
     patterns run on the lower-cased line without IGNORECASE where that means the same
-    (see :func:`fold_case`).
+    (see :func:`fold_case` and :func:`fold_text`).
     """
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
@@ -175,9 +175,7 @@ class RuleSet:
             earlier = (i for i in (*self.tails, *self.free) if i < first)
             first = min([first, *(i for i in earlier if self.patterns[i][1].match(text))])
             return self.patterns[first][0]
-        lowered = text.lower()
-        if len(lowered) != len(text):  # a rare letter whose lower case is longer
-            lowered = ""
+        lowered = fold_text(text)
         best: tuple[int, int] | None = None
         offset = 0
         if len(text) > TAIL_CHARS:  # start the tail at a word, so \b means what it says
@@ -194,13 +192,24 @@ class RuleSet:
 
     def _search(self, i: int, text: str, lowered: str, start: int) -> re.Match[str] | None:
         folded = self.folded[i] if self.folded else None
-        if folded is not None and lowered:
+        if folded is not None:
             return folded.search(lowered, start)
         return self.patterns[i][1].search(text, start)
 
 
+# Letters IGNORECASE takes for an ASCII letter that lower() leaves alone (dotless i, long
+# s) or makes two characters of (dotted capital I): folded by hand first.
+_FOLD_FIRST = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
+
+
+def fold_text(text: str) -> str:
+    """The text lower-cased for the folded patterns: a character for a character, and an
+    ASCII letter wherever IGNORECASE would see one."""
+    return (text if text.isascii() else text.translate(_FOLD_FIRST)).lower()
+
+
 def fold_case(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
-    """The pattern compiled without IGNORECASE, to search lower-cased text, or None.
+    """The pattern compiled without IGNORECASE, to search :func:`fold_text`, or None.
 
     Python's re is two to three times slower when it ignores case. A pattern with
     an upper-case letter outside an escape ([A-Z]) or inline flags of its own
@@ -284,7 +293,7 @@ COMMENTER_LOOKAHEAD = 40
 # Notices to the reader (privacy, cookies, accounts, terms, subscriptions, affiliate
 # links) are running text, but speak to "you" about the site with several of these
 # terms; an article about privacy quotes one or two, not a whole notice's worth. Both
-# patterns are searched in the lower-cased line (faster than ignoring case).
+# patterns are searched in the line as fold_text lower-cases it (faster than IGNORECASE).
 NOTICE_TERMS = re.compile(
     r"\b(privacy( policy| notice| statement)?|cookies?|consent|personal (data|information)|"
     r"(your|an?) account|click(ing)?|agree(ment)?|terms (of|and) (use|service|conditions)|"
@@ -364,7 +373,7 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 # A year as the patterns above need it: a text without one holds no full date.
 DATE_YEAR = re.compile(_YEAR_DIGITS)
 # Any date-ish token, with or without a year, used to spot date-only lines (searched in
-# the lower-cased line).
+# the line as fold_text lower-cases it).
 DATE_TOKEN = re.compile(
     r"\b(\d{1,4}[-/.:]\d{1,2}([-/.:]\d{1,4})?|" + "|".join(MONTHS) + r"|"
     r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"

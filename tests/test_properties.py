@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import gzip
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 import archiver
 from archiver import pipeline, rules, sources
-from archiver.chrome import strip_chrome
+from archiver.chrome import is_notice, strip_chrome
 from archiver.models import InputError
 
 from .conftest import SEED_NAMES, seed_lines
@@ -206,7 +207,8 @@ def test_stripping_any_text_is_idempotent(text: str) -> None:
 # the words the rules look for (a credit, a newsletter widget, a copyright line).
 rule_words = st.sampled_from(
     ("Reuters", "AFP", "Getty Images", "newsletter", "Sign up for", "All rights reserved",
-     "© 2024", "Photo:", "READ MORE", "Follow us on Twitter", " - The Daily Site", "İ", "ẞ")
+     "© 2024", "Photo:", "READ MORE", "Follow us on Twitter", " - The Daily Site", "İ", "ẞ",
+     "ſubscribe", "CLİCK HERE", "Sıgn up for", "\u212a")
 )  # fmt: skip
 judged_line = st.builds(
     lambda parts, upper: (str.upper if upper else str)(" ".join(parts)),
@@ -230,3 +232,20 @@ def test_site_suffix_is_found_in_the_last_characters_of_a_line(text: str) -> Non
     tail = max(0, len(text) - rules.SITE_SUFFIX_CHARS)
     found, everywhere = rules.SITE_SUFFIX.search(text, tail), rules.SITE_SUFFIX.search(text)
     assert (found and found.group("site")) == (everywhere and everywhere.group("site"))
+
+
+def test_folded_text_is_what_ignoring_case_sees() -> None:
+    # Character for character, and an ASCII letter exactly where IGNORECASE sees one.
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    for code in range(0x110000):
+        char = chr(code)
+        if 0xD800 <= code < 0xE000:
+            continue
+        folded = rules.fold_text(char)
+        assert len(folded) == 1, hex(code)
+        assert bool(letter.fullmatch(char)) == ("a" <= folded <= "z"), hex(code)
+
+
+def test_letters_that_lower_case_alone_misses_are_judged_as_ignoring_case_does() -> None:
+    assert is_notice("WE USE COOKİES AND SİMİLAR: SEE OUR PRİVACY POLİCY, CLİCK ACCEPT TO AGREE")
+    assert rules.ALL_RULES.reason("Please ſubscribe to our newsletter for more") == "widget"
