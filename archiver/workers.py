@@ -93,13 +93,13 @@ def start_fork_server() -> None:
     forkserver.ensure_running()
     # ensure_running returns as soon as the server is spawned, while it is still loading
     # the modules it preloads; a first child forked from it is served after that.
-    child = context.Process(target=_exit_at_once)
+    child = context.Process(target=_do_nothing)
     child.start()
     child.join()
 
 
-def _exit_at_once() -> None:
-    """A child that only shows the fork server is ready."""
+def _do_nothing() -> None:
+    """A child's or a task's work that only shows a process started and ran."""
 
 
 def map_ordered(
@@ -134,16 +134,26 @@ def _pool_map(
     """A local pool that outlives its workers: a worker that dies costs one task at most.
 
     A worker killed (by the out-of-memory killer, or a crash in a parser) breaks the whole
-    pool, and its unfinished tasks with it. Each of those is then run again alone, so
-    that only a task that kills its worker again is given up (its result is
-    ``on_crash(*task)``); the rest of the tasks go on in a new pool.
+    pool, and its unfinished tasks with it. Those that may have reached a worker are run
+    again alone, so that only a task that kills its worker again is given up (its result
+    is ``on_crash(*task)``); the others go on in a new pool, in their order.
     """
     queue = iter(tasks)
     window = workers * TASKS_PER_WORKER
+    # Each entry is a task and its future; None for a task still to submit.
     pending: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
     while True:
         with _new_pool(workers) as pool:
             broken = False
+            restarted: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
+            for waiting, started in pending:  # the broken pool's tasks that never started
+                if started is None and not broken:
+                    try:
+                        started = pool.submit(fn, *waiting)
+                    except BrokenExecutor:
+                        broken = True
+                restarted.append((waiting, started))
+            pending = restarted
             while not broken:
                 while len(pending) < window and (task := next(queue, None)) is not None:
                     try:
@@ -160,28 +170,80 @@ def _pool_map(
                     break
                 pending.popleft()
                 yield future.result()
-        # Each task the broken pool had not finished runs again alone, one at a time, in
-        # a worker of its own; a second death is that task's own doing.
-        solo: ProcessPoolExecutor | None = None
+        pending = _settle(fn, pending, _suspects(workers), on_crash)
+
+
+def _suspects(workers: int) -> int:
+    """How many of a broken pool's first unfinished tasks may have reached a worker.
+
+    One running in each worker, and the pool's call queue: a task per worker and one
+    more (ProcessPoolExecutor's EXTRA_QUEUED_CALLS). The later ones never left here.
+    """
+    return 2 * workers + 1
+
+
+def _settle(
+    fn: Callable[..., R],
+    pending: deque[tuple[tuple[Any, ...], Future[R] | None]],
+    suspects: int,
+    on_crash: Callable[..., R] | None,
+) -> deque[tuple[tuple[Any, ...], Future[R] | None]]:
+    """The tasks of a broken pool: results kept, suspects run alone, the rest to resubmit."""
+    settled: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
+    alone = _Alone()
+    try:
+        for task, future in pending:
+            if future is not None and not isinstance(_exception(future), BrokenExecutor):
+                settled.append((task, future))  # finished before the break, or failed on its own
+            elif suspects > 0:
+                suspects -= 1
+                settled.append((task, alone.run(fn, task, on_crash)))
+            else:
+                settled.append((task, None))
+    finally:
+        alone.close()
+    return settled
+
+
+class _Alone:
+    """Runs tasks one at a time, each in the one worker of a pool of its own."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+
+    def run(
+        self, fn: Callable[..., R], task: tuple[Any, ...], on_crash: Callable[..., R] | None
+    ) -> Future[R]:
+        """The task's outcome as a done future; a second death gives ``on_crash(*task)``."""
+        done: Future[R] = Future()
+        self.pool = self.pool or _new_pool(1)
         try:
-            while pending:
-                task, future = pending.popleft()
-                if future is not None and not isinstance(_exception(future), BrokenExecutor):
-                    yield future.result()  # finished before the break, or failed on its own
-                    continue
-                solo = solo or _new_pool(1)
-                try:
-                    result = solo.submit(fn, *task).result()
-                except BrokenExecutor:
-                    solo.shutdown()
-                    solo = None
-                    if on_crash is None:
-                        raise
-                    result = on_crash(*task)
-                yield result
-        finally:
-            if solo is not None:
-                solo.shutdown()
+            done.set_result(self.pool.submit(fn, *task).result())
+        except BrokenExecutor:
+            self.close()
+            # A worker that dies whatever it runs (its start fails) is no fault of the task.
+            if on_crash is None or not _workers_survive():
+                raise
+            done.set_result(on_crash(*task))
+        except Exception as exc:  # the task's own error, raised in its turn
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        """Shut the pool down."""
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _workers_survive() -> bool:
+    """True when a new worker starts and runs a task that does nothing."""
+    with _new_pool(1) as probe:
+        try:
+            probe.submit(_do_nothing).result()
+        except BrokenExecutor:
+            return False
+    return True
 
 
 def _exception(future: Future[Any]) -> BaseException | None:
