@@ -422,7 +422,7 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
     database = store.open_db(db)
     try:
-        count = len(pipeline.stored_raw_paths(database, only_outdated))
+        count = pipeline.count_stored_raw_files(database, only_outdated)
     finally:
         database.close()
     if workers is None:

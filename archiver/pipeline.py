@@ -447,14 +447,41 @@ class Rederived:
     missing: bool = False
 
 
-def stored_raw_paths(db: sqlite_utils.Database, only_outdated: bool = False) -> list[str]:
-    """Paths of the raw files the archive was built from (not per-record failure rows)."""
-    sql = "select path from raw_files where coalesce(format, '') != 'warc-record'"
-    params: list[str] = []
+#: Rows of raw_files read at a time by stored_raw_paths.
+STORED_PATHS_PAGE = 1000
+
+
+def stored_raw_paths(db: sqlite_utils.Database, only_outdated: bool = False) -> Iterator[str]:
+    """Paths of the raw files the archive was built from (not per-record failure rows).
+
+    In the order they were first stored, read a page of rows at a time: a list of them
+    all would grow with the archive. Reprocessing rewrites each row it has passed in
+    place (a row keeps its rowid), so the pages after it are unchanged.
+    """
+    where, params = _stored_filter(only_outdated)
+    last = 0
+    while True:
+        rows = db.execute(
+            f"select rowid, path from raw_files where rowid > ? and {where} order by rowid limit ?",
+            [last, *params, STORED_PATHS_PAGE],
+        ).fetchall()
+        if not rows:
+            return
+        yield from (row[1] for row in rows)
+        last = rows[-1][0]
+
+
+def count_stored_raw_files(db: sqlite_utils.Database, only_outdated: bool = False) -> int:
+    """How many raw files :func:`stored_raw_paths` gives."""
+    where, params = _stored_filter(only_outdated)
+    return int(db.execute(f"select count(*) from raw_files where {where}", params).fetchone()[0])
+
+
+def _stored_filter(only_outdated: bool) -> tuple[str, list[str]]:
+    where = "coalesce(format, '') != 'warc-record'"
     if only_outdated:
-        sql += " and coalesce(extractor_version, '') != ?"
-        params.append(EXTRACTOR_VERSION)
-    return [row[0] for row in db.execute(sql + " order by rowid", params)]
+        return f"{where} and coalesce(extractor_version, '') != ?", [EXTRACTOR_VERSION]
+    return where, []
 
 
 def iter_reprocess(

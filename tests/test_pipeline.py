@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archiver import pipeline
 from archiver.cli import main
 from archiver.models import EXTRACTOR_VERSION
 from archiver.pipeline import ingest, iter_ingest
@@ -369,6 +370,18 @@ def test_reprocess_rederives_articles_from_raw_and_keeps_their_ids(
     assert all("Share this story" not in text for text in texts)
     check_consistent(db, clean)
     assert {p.name: p.read_bytes() for p in seeds_dir.iterdir()} == raw_before
+
+
+def test_reprocess_reads_the_stored_paths_a_page_at_a_time_each_once(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of two rows, while each row read is rewritten: none skipped, none read twice.
+    monkeypatch.setattr(pipeline, "STORED_PATHS_PAGE", 2)
+    db, clean, fresh = _ingest_seeds(seeds_dir, tmp_path)
+    _age_archive(db, clean)
+    result = CliRunner().invoke(main, ["reprocess", "--db", str(db), "--clean-dir", str(clean)])
+    assert "5 raw files re-read: 2 articles changed, 3 unchanged, 0 new, 0 dropped" in result.output
+    assert snapshot(db) == fresh
 
 
 def test_reprocess_only_outdated_rereads_only_older_files(seeds_dir: Path, tmp_path: Path) -> None:
