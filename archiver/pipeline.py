@@ -214,15 +214,15 @@ def extract_task(path: str, known: tuple[str | None, str | None], max_bytes: int
     return process_file(Path(path), max_bytes, known=lambda _: known)
 
 
-def crashed_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
-    """The outcome of a raw file that killed the worker process reading it, twice."""
-    return _failure(sources.path_text(path), None, None, WORKER_DIED)
-
-
 WORKER_DIED = (
     "the worker process reading this file died, twice (out of memory, or a crash in a "
     "parser); the other files went on"
 )
+
+
+def crashed_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
+    """The outcome of a raw file that killed the worker process reading it, twice."""
+    return _failure(sources.path_text(path), None, None, WORKER_DIED)
 
 
 class ArchiveWriter:

@@ -60,15 +60,16 @@ def _exit_with_writer(writer_alive: Connection) -> None:
     os._exit(1)
 
 
-_ALIVE: dict[int, tuple[Connection, Connection]] = {}
+# This process's id and the two ends of its pipe (made again in a forked child).
+_ALIVE: tuple[int, Connection, Connection] | None = None
 
 
 def _writer_alive() -> Connection:
     """The read end of a pipe whose write end only this process holds, until it ends."""
-    if os.getpid() not in _ALIVE:  # made again in a forked child, which is a writer too
-        _ALIVE.clear()
-        _ALIVE[os.getpid()] = multiprocessing.Pipe(duplex=False)
-    return _ALIVE[os.getpid()][0]
+    global _ALIVE
+    if _ALIVE is None or _ALIVE[0] != os.getpid():
+        _ALIVE = (os.getpid(), *multiprocessing.Pipe(duplex=False))
+    return _ALIVE[1]
 
 
 def _pool_context() -> multiprocessing.context.ForkServerContext:
@@ -144,33 +145,41 @@ def _pool_map(
     pending: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
     while True:
         with _new_pool(workers) as pool:
-            broken = False
-            restarted: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
-            for waiting, started in pending:  # the broken pool's tasks that never started
-                if started is None and not broken:
-                    try:
-                        started = pool.submit(fn, *waiting)
-                    except BrokenExecutor:
-                        broken = True
-                restarted.append((waiting, started))
-            pending = restarted
-            while not broken:
-                while len(pending) < window and (task := next(queue, None)) is not None:
-                    try:
-                        pending.append((task, pool.submit(fn, *task)))
-                    except BrokenExecutor:
-                        pending.append((task, None))
-                        broken = True
+            # The broken pool's tasks that never reached it go first, in their order.
+            pending = deque((t, f if f is not None else _submit(pool, fn, t)) for t, f in pending)
+            broken = any(f is None for _, f in pending)
+            while True:
+                while not broken and len(pending) < window:
+                    if (task := next(queue, None)) is None:
                         break
+                    pending.append((task, _submit(pool, fn, task)))
+                    broken = pending[-1][1] is None
                 if not pending:
                     return
                 future = pending[0][1]
-                if future is None or isinstance(_exception(future), BrokenExecutor):
-                    broken = True
+                if future is None or _lost(future):
                     break
                 pending.popleft()
                 yield future.result()
         pending = _settle(fn, pending, _suspects(workers), on_crash)
+
+
+def _submit(
+    pool: ProcessPoolExecutor, fn: Callable[..., R], task: tuple[Any, ...]
+) -> Future[R] | None:
+    """The task's future, or None when the pool is broken already."""
+    try:
+        return pool.submit(fn, *task)
+    except BrokenExecutor:
+        return None
+
+
+def _lost(future: Future[Any] | None) -> bool:
+    """True for a task a broken pool lost: never submitted, or unfinished when it broke.
+
+    Waits for the future: a pool that breaks fails every future it has not finished.
+    """
+    return future is None or isinstance(future.exception(), BrokenExecutor)
 
 
 def _suspects(workers: int) -> int:
@@ -193,9 +202,9 @@ def _settle(
     alone = _Alone()
     try:
         for task, future in pending:
-            if future is not None and not isinstance(_exception(future), BrokenExecutor):
+            if not _lost(future):
                 settled.append((task, future))  # finished before the break, or failed on its own
-            elif suspects > 0:
+            elif future is not None and suspects > 0:
                 suspects -= 1
                 settled.append((task, alone.run(fn, task, on_crash)))
             else:
@@ -244,11 +253,6 @@ def _workers_survive() -> bool:
         except BrokenExecutor:
             return False
     return True
-
-
-def _exception(future: Future[Any]) -> BaseException | None:
-    """The future's exception once it is done (waiting for it)."""
-    return future.exception()
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
