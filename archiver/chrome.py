@@ -1,10 +1,11 @@
-"""Line-level chrome stripping: label each line of a page's text as body or chrome.
+"""Chrome stripping: label each line of a page's text as body or chrome.
 
 The classifier works on general signals, never on strings of particular sites:
 
 1. rules from :mod:`archiver.rules` (credits, READ MORE prompts, widgets, bylines, menus);
 2. the shape of each line: word count, sentence punctuation, stopword density,
-   title case, capitals, list bullets, and its language or script;
+   title case, capitals, list bullets, and its language or script (1 and 2 judge a
+   line alone, in :mod:`archiver.lines`);
 3. position: the article body is the densest run of sentence-like lines, found as
    the maximum-sum segment of per-line scores (chrome scores negative);
 4. context: inside that run, a lone short line between paragraphs is a heading and
@@ -15,50 +16,22 @@ The classifier works on general signals, never on strings of particular sites:
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from . import lang, rules
+from . import lang, patterns, rules
+from .lines import (
+    COMMENTER_MARK,
+    TEASER_HEADING_MARK,
+    THREAD_HEADING_MARK,
+    Line,
+    is_date_line,
+    judge_line,
+    language_reason,
+    normalise,
+    split_lines,
+)
 from .models import RemovedLine
-
-
-@dataclass(frozen=True)
-class Line:
-    """Shape features of one non-blank line."""
-
-    no: int  # 1-based line number in the raw text
-    text: str
-    words: int
-    stop_share: float
-    title_case: bool
-    upper: bool
-    sentence: bool
-    content: bool  # looks like a paragraph of running text
-
-    def __init__(
-        self,
-        no: int,
-        text: str,
-        words: int,
-        stop_share: float,
-        title_case: bool,
-        upper: bool,
-        sentence: bool,
-        content: bool,
-    ) -> None:
-        # Written out: the generated __init__ of a frozen dataclass sets each field through
-        # object.__setattr__, four times slower, and every line of every page is a Line.
-        fields = self.__dict__
-        fields["no"] = no
-        fields["text"] = text
-        fields["words"] = words
-        fields["stop_share"] = stop_share
-        fields["title_case"] = title_case
-        fields["upper"] = upper
-        fields["sentence"] = sentence
-        fields["content"] = content
 
 
 @dataclass(frozen=True)
@@ -81,12 +54,6 @@ class StrippedPage:
 # body but a block of teasers does.
 CHROME_BASE_COST = 3.0
 CHROME_WORD_COST = 0.5
-# How much of a line is looked at to tell whether it is written in capitals.
-UPPER_SAMPLE_CHARS = 200
-# A paragraph needs this many words and some stopwords to count as running text.
-MIN_CONTENT_WORDS = 7
-MIN_STOP_SHARE = 0.12
-LONG_CONTENT_WORDS = 25
 # A line inside the body that is no paragraph is kept as a heading up to this length.
 MAX_HEADING_WORDS = 14
 # A standfirst must be this long before its repetition in the body counts, and is
@@ -97,113 +64,6 @@ LEAD_PARAGRAPHS = 2
 MIN_PARAGRAPH_REPEAT_WORDS = 10
 
 _DIGIT = re.compile(r"\d")
-_NORM = re.compile(r"[\W_]+")
-
-
-@lru_cache(maxsize=8192)
-def normalise(text: str) -> str:
-    """Lower-case words only, for comparing lines regardless of punctuation and case."""
-    return _NORM.sub(" ", text.lower()).strip()
-
-
-def split_lines(text: str) -> list[str]:
-    """The raw lines of a text, with line ends normalised (\\r\\n, \\r) but not stripped."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-
-def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
-    """Compute the shape features of one line."""
-    text = " ".join(raw.split())  # runs of any whitespace, no-break spaces included
-    if text == raw:
-        text = raw  # one string, not two equal ones, in the verdicts kept for the next page
-    tokens = rules.WORD.findall(text)
-    words = max(len(tokens), lang.count_words(text))
-    stop_share = (
-        sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
-    )
-    initials = [t[0] for t in tokens if t[0].isalpha()]
-    title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
-    # Capitals are judged on the start of the line: a long line is all-caps or not early on.
-    letters, capitals = lang.count_capitals(text[:UPPER_SAMPLE_CHARS])
-    upper = letters >= 4 and capitals / letters > 0.8
-    sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
-    stop_ok = not stop or stop_share >= MIN_STOP_SHARE
-    content = (
-        words >= MIN_CONTENT_WORDS and sentence and stop_ok and not upper and not title_case
-    ) or (words >= LONG_CONTENT_WORDS and stop_ok and not upper)
-    return Line(no, text, words, stop_share, title_case, upper, sentence, content)
-
-
-# Pages of one site repeat their chrome (menus, footers, widgets) line for line, so the
-# verdicts on a line's text are kept for the next page instead of computed again. A
-# paragraph of running text is rarely met twice and would only crowd the chrome out, so
-# it is not kept; the oldest verdicts go first when the store is full.
-LINE_CACHE_SIZE = 32_768
-CACHED_MAX_WORDS = 15
-_LINE_VERDICTS: dict[tuple[str, frozenset[str], bool], tuple[tuple, str | None]] = {}
-
-
-def _judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[tuple, str | None]:
-    """The shape features (without the line number) and the rule reason of a line's text."""
-    key = (raw, stop, whole_page)
-    found = _LINE_VERDICTS.get(key)
-    if found is not None:
-        return found
-    line = describe_line(0, raw, stop)
-    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
-    verdict = (*shape, line.content), rule_reason(line, whole_page)
-    if not line.content or line.words < CACHED_MAX_WORDS:
-        if len(_LINE_VERDICTS) >= LINE_CACHE_SIZE:
-            # Workers on Dask may share the store between threads: another thread's
-            # insert or eviction in between is harmless.
-            with contextlib.suppress(RuntimeError, StopIteration):
-                _LINE_VERDICTS.pop(next(iter(_LINE_VERDICTS)), None)
-        _LINE_VERDICTS[key] = verdict
-    return verdict
-
-
-def rule_reason(line: Line, whole_page: bool = True) -> str | None:
-    """The reason label a rule gives this line, or None when no rule applies.
-
-    In text extracted from HTML a bulleted line is a list item of the article, so
-    the story-list rule only applies to whole-page dumps.
-    """
-    text = line.text
-    if not any(ch.isalpha() for ch in text):
-        return rules.NO_WORDS
-    # A paragraph of running text is only judged by the copyright and credit rules.
-    running_text = line.content and line.words >= 15
-    ruleset = rules.STRONG_RULES if running_text else rules.ALL_RULES
-    reason = ruleset.reason(rules.BULLET.sub("", text))
-    if reason:
-        return reason
-    if is_notice(text):
-        return rules.NOTICE
-    if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
-        tokens = [t.lower() for t in rules.WORD.findall(text)]
-        if all(t in rules.NAV_WORDS for t in tokens):
-            return rules.NAV
-    if not line.content and _is_date_line(text):
-        return rules.DATE
-    if whole_page and _is_tag_list(text):
-        return rules.TAGS
-    if (
-        whole_page
-        and rules.BULLET.match(text)
-        and (line.upper or line.title_case)
-        and not line.content
-    ):
-        return rules.LIST
-    return None
-
-
-def is_notice(text: str) -> bool:
-    """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
-    lowered = rules.fold_text(text)
-    if not rules.READER_ADDRESS.search(lowered):  # the cheaper test first: most lines fail it
-        return False
-    terms = {m.group(0) for m in rules.NOTICE_TERMS.finditer(lowered)}
-    return len(terms) >= rules.MIN_NOTICE_TERMS
 
 
 def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
@@ -219,7 +79,7 @@ def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
             line = lines[i]
             if line.no in reasons or not _touches_notice(lines, i, reasons):
                 continue
-            lowered = rules.fold_text(line.text)
+            lowered = patterns.fold_text(line.text)
             if rules.NOTICE_TERMS.search(lowered) and rules.READER_ADDRESS.search(lowered):
                 reasons[line.no] = rules.NOTICE
 
@@ -227,36 +87,6 @@ def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
 def _touches_notice(lines: list[Line], i: int, reasons: dict[int, str]) -> bool:
     neighbours = lines[max(0, i - 1) : i] + lines[i + 1 : i + 2]
     return any(reasons.get(n.no) == rules.NOTICE for n in neighbours)
-
-
-def _is_tag_list(text: str) -> bool:
-    if not rules.TAG_LIST.match(text):
-        return False
-    fragments = [f.strip() for f in re.split(r"[,;|]", text) if f.strip()]
-    return len(fragments) >= rules.MIN_TAG_FRAGMENTS and all(
-        len(f.split()) <= rules.MAX_TAG_FRAGMENT_WORDS for f in fragments
-    )
-
-
-def _is_date_line(text: str) -> bool:
-    if not _DIGIT.search(text):
-        return False  # every date or time this recognises has a digit
-    # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own,
-    # so this finds a line that holds one too, without trying each pattern.
-    if not re.search(r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text):
-        return False
-    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", rules.fold_text(text)))
-    return len(rest) <= 2
-
-
-def language_reason(line: Line, language: str | None) -> str | None:
-    """'other-language' when a line is clearly not in the article's language."""
-    if language is None:
-        return None
-    running = line.content and line.words >= LONG_CONTENT_WORDS
-    if lang.is_foreign_line(line.text, language, running, line.stop_share):
-        return rules.OTHER_LANGUAGE
-    return None
 
 
 def _label_other_language(lines: list[Line], reasons: dict[int, str], language: str | None) -> None:
@@ -325,8 +155,7 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
         line = lines[i]
         below = lines[i + 1 : i + 1 + rules.TEASER_SECTION_LOOKAHEAD]
         if (
-            line.content
-            or not rules.TEASER_SECTION_HEADING.match(line.text.strip())
+            not line.marks & TEASER_HEADING_MARK
             or sum(not ln.content for ln in below) < rules.MIN_TEASERS_BELOW_HEADING
         ):
             i += 1
@@ -340,15 +169,16 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
 
 
 def _comment_thread_start(lines: list[Line]) -> int | None:
-    commenters = [i for i in range(len(lines)) if _is_commenter(lines, i)]
+    commenters = [
+        i for i, line in enumerate(lines) if line.marks & COMMENTER_MARK and _is_commenter(lines, i)
+    ]
     for i, line in enumerate(lines):
-        text = line.text.strip()
-        if not line.content and rules.COMMENT_THREAD_HEADING.match(text):
+        if line.marks & THREAD_HEADING_MARK:
             return i
         if not commenters:  # most pages: only a thread heading can start the thread
             continue
         near = [c for c in commenters if i <= c <= i + rules.COMMENTER_LOOKAHEAD]
-        if rules.COMMENT_COUNT_HEADING.match(text) and near:
+        if rules.COMMENT_COUNT_HEADING.match(line.text) and near:
             return i
         if i in commenters and len(near) >= 2:
             return i
@@ -358,7 +188,7 @@ def _comment_thread_start(lines: list[Line]) -> int | None:
 def _is_commenter(lines: list[Line], i: int) -> bool:
     """A 'NAME says:' line dated in itself or on the next line."""
     line = lines[i]
-    if line.words > 16 or not rules.COMMENTER.match(line.text.strip()):
+    if not line.marks & COMMENTER_MARK:
         return False
     if _DIGIT.search(line.text) and _has_date_or_time(line.text):
         return True
@@ -367,7 +197,7 @@ def _is_commenter(lines: list[Line], i: int) -> bool:
 
 
 def _has_date_or_time(text: str) -> bool:
-    return _is_date_line(text) or bool(
+    return is_date_line(text) or bool(
         re.search(r"\b\d{1,2}:\d{2}\b|\b\d+\s+(minutes?|hours?|days?|weeks?)\s+ago\b", text)
     )
 
@@ -393,13 +223,8 @@ def site_suffixes(lines: list[Line]) -> set[str]:
     """' - Site Name' suffixes carried by two or more lines: the site's own name."""
     seen: dict[str, int] = {}
     for line in lines:
-        text = line.text
-        match = rules.SITE_SUFFIX.search(text, max(0, len(text) - rules.SITE_SUFFIX_CHARS))
-        if match:
-            site = match.group("site")
-            seen[site] = seen.get(site, 0) + 1
-        elif text.startswith(("- ", "| ", "– ")) and line.words <= 5:
-            site = text[2:].strip()
+        site = line.site
+        if site is not None:
             seen[site] = seen.get(site, 0) + 1
     return {site for site, count in seen.items() if count >= 2}
 
@@ -427,7 +252,7 @@ def strip_chrome(
     for no, raw in enumerate(raw_lines, 1):
         if not raw or raw.isspace():
             continue
-        shape, reason = _judge_line(raw, stop, whole_page)
+        shape, reason = judge_line(raw, stop, whole_page)
         lines.append(Line(no, *shape))
         if reason:
             reasons[no] = reason

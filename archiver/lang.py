@@ -112,7 +112,6 @@ def vote_by_stopwords(text: str) -> str | None:
     return best if score >= MIN_VOTE_SCORE and score >= MIN_VOTE_LEAD * runner_up else None
 
 
-_LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"\w+")
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_A-Za-z]")
 
@@ -123,10 +122,13 @@ _ASCII_LETTERS = _ASCII_UPPER + _ASCII_UPPER.lower()
 
 def count_capitals(text: str) -> tuple[int, int]:
     """(letters, upper-case letters) of a text, letters of any script."""
+    letters, capitals = _count_ascii(text, _ASCII_LETTERS), _count_ascii(text, _ASCII_UPPER)
     if text.isascii():
-        return _count_ascii(text, _ASCII_LETTERS), _count_ascii(text, _ASCII_UPPER)
-    found = _LETTER.findall(text)
-    return len(found), sum(map(str.isupper, found))
+        return letters, capitals
+    # Only the other letters one by one: a curly quote or an accent makes a line
+    # non-ASCII, and a list of every letter costs ten times more.
+    found = _NON_ASCII_LETTER.findall(text)
+    return letters + len(found), capitals + sum(map(str.isupper, found))
 
 
 def count_letters(text: str) -> int:

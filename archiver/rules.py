@@ -1,14 +1,16 @@
 """Chrome rules as data: patterns and word lists, each with the reason label it gives.
 
-The code that applies them lives in :mod:`archiver.chrome`. Every label here ends up
-in ``removed_lines.reason``, so a user can see why a line was stripped. Rules are
-general to news sites; none names a particular site or page.
+The code that applies them lives in :mod:`archiver.chrome`, and :mod:`archiver.patterns`
+compiles the line patterns. Every label here ends up in ``removed_lines.reason``, so a
+user can see why a line was stripped. Rules are general to news sites; none names a
+particular site or page.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .patterns import combine
 
 # Reason labels, in one place so that stats and docs can list them.
 TITLE = "title"
@@ -146,126 +148,6 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 # The rules that apply even to a paragraph of running text.
 STRONG_PATTERNS = tuple((r, p) for r, p in LINE_PATTERNS if r in (COPYRIGHT, CREDIT, CAPTION))
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """Line patterns compiled for speed; the leftmost match wins, then the earlier pattern.
-
-    Patterns that can only match at the start of a line are joined into one regex tried
-    once at position 0; patterns that end at the line's end are tried on its tail only;
-    the few others are searched one by one. One regex of all of them would try every
-    alternative at every position of every line, several times slower. The searched
-    patterns run on the lower-cased line without IGNORECASE where that means the same
-    (see :func:`fold_case` and :func:`fold_text`).
-    """
-
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
-    anchored: re.Pattern[str]
-    tails: tuple[int, ...]
-    free: tuple[int, ...]
-    folded: tuple[re.Pattern[str] | None, ...] = ()
-
-    def reason(self, text: str) -> str | None:
-        """The reason of the leftmost match, the first pattern in order among equals."""
-        match = self.anchored.match(text)
-        if match and match.lastgroup:
-            # Only a pattern earlier in order that also matches at the start can beat it.
-            first = int(match.lastgroup[1:])
-            earlier = (i for i in (*self.tails, *self.free) if i < first)
-            first = min([first, *(i for i in earlier if self.patterns[i][1].match(text))])
-            return self.patterns[first][0]
-        lowered = fold_text(text)
-        best: tuple[int, int] | None = None
-        offset = 0
-        if len(text) > TAIL_CHARS:  # start the tail at a word, so \b means what it says
-            offset = len(text) - len(text[-TAIL_CHARS:].split(" ", 1)[-1])
-        for i in self.tails:
-            found = self._search(i, text, lowered, offset)
-            if found and (best is None or (found.start(), i) < best):
-                best = (found.start(), i)
-        for i in self.free:
-            found = self._search(i, text, lowered, 0)
-            if found and (best is None or (found.start(), i) < best):
-                best = (found.start(), i)
-        return self.patterns[best[1]][0] if best else None
-
-    def _search(self, i: int, text: str, lowered: str, start: int) -> re.Match[str] | None:
-        folded = self.folded[i] if self.folded else None
-        if folded is not None:
-            return folded.search(lowered, start)
-        return self.patterns[i][1].search(text, start)
-
-
-# Letters IGNORECASE takes for an ASCII letter that lower() leaves alone (dotless i, long
-# s) or makes two characters of (dotted capital I): folded by hand first.
-_FOLD_FIRST = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
-
-
-def fold_text(text: str) -> str:
-    """The text lower-cased for the folded patterns: a character for a character, and an
-    ASCII letter wherever IGNORECASE would see one."""
-    return (text if text.isascii() else text.translate(_FOLD_FIRST)).lower()
-
-
-def fold_case(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
-    """The pattern compiled without IGNORECASE, to search :func:`fold_text`, or None.
-
-    Python's re is two to three times slower when it ignores case. A pattern with
-    an upper-case letter outside an escape ([A-Z]) or inline flags of its own
-    would mean something else, and is not folded.
-    """
-    source = pattern.pattern
-    if not pattern.flags & re.IGNORECASE or re.search(r"\(\?[-aiLmsux]", source):
-        return None
-    if any(ch.isupper() for ch in re.sub(r"\\.", "", source)):
-        return None
-    return re.compile(source, pattern.flags & ~re.IGNORECASE)
-
-
-# A pattern anchored at the end matches within this many characters of it.
-TAIL_CHARS = 100
-
-
-def _alternatives(pattern: str) -> list[str]:
-    """The top-level alternatives of a regex (split on | outside groups and classes)."""
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    return [*parts, pattern[start:]]
-
-
-def combine(patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> RuleSet:
-    """Compile (reason, pattern) pairs into a :class:`RuleSet`."""
-    anchored, tails, free = [], [], []
-    for i, (_, p) in enumerate(patterns):
-        alternatives = _alternatives(p.pattern)
-        if all(a.startswith("^") for a in alternatives):
-            anchored.append(i)
-        elif all(a.endswith("$") and not a.endswith("\\$") for a in alternatives):
-            tails.append(i)
-        else:
-            free.append(i)
-    # Each pattern becomes the named group r<index>; the outer group closes last, so
-    # lastgroup is that name even when the pattern has groups of its own.
-    joined = "|".join(f"(?P<r{i}>{patterns[i][1].pattern})" for i in anchored) or "(?!)"
-    folded = tuple(fold_case(p) for _, p in patterns)
-    return RuleSet(patterns, re.compile(joined, re.IGNORECASE), tuple(tails), tuple(free), folded)
 
 
 ALL_RULES = combine(LINE_PATTERNS)

@@ -39,7 +39,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import lang, sources
-from .chrome import describe_line, normalise, split_lines
+from .lines import describe_line, normalise, split_lines
 from .models import Article, RemovedLine
 
 #: The reason label of a line stripped as a learned template.

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import archiver
-from archiver import pipeline, rules, sources
-from archiver.chrome import is_notice, strip_chrome
+from archiver import lang, patterns, pipeline, rules, sources
+from archiver.chrome import strip_chrome
+from archiver.lines import is_notice
 from archiver.models import InputError
 
 from .conftest import SEED_NAMES, seed_lines
@@ -228,10 +229,26 @@ def test_rules_give_the_same_reason_on_folded_case(text: str) -> None:
 
 @SETTINGS
 @given(judged_line)
+def test_required_literals_never_change_a_reason(text: str) -> None:
+    # A pattern skipped for want of its literals must be one that would not have matched.
+    for ruleset in (rules.ALL_RULES, rules.STRONG_RULES):
+        assert any(ruleset.required)
+        assert ruleset.reason(text) == dataclasses.replace(ruleset, required=()).reason(text)
+
+
+@SETTINGS
+@given(judged_line)
 def test_site_suffix_is_found_in_the_last_characters_of_a_line(text: str) -> None:
     tail = max(0, len(text) - rules.SITE_SUFFIX_CHARS)
     found, everywhere = rules.SITE_SUFFIX.search(text, tail), rules.SITE_SUFFIX.search(text)
     assert (found and found.group("site")) == (everywhere and everywhere.group("site"))
+
+
+@SETTINGS
+@given(judged_line | awkward_text)
+def test_capitals_are_counted_as_letter_by_letter(text: str) -> None:
+    letters = re.findall(r"[^\W\d_]", text)
+    assert lang.count_capitals(text) == (len(letters), sum(map(str.isupper, letters)))
 
 
 def test_folded_text_is_what_ignoring_case_sees() -> None:
@@ -241,7 +258,7 @@ def test_folded_text_is_what_ignoring_case_sees() -> None:
         char = chr(code)
         if 0xD800 <= code < 0xE000:
             continue
-        folded = rules.fold_text(char)
+        folded = patterns.fold_text(char)
         assert len(folded) == 1, hex(code)
         assert bool(letter.fullmatch(char)) == ("a" <= folded <= "z"), hex(code)
 

@@ -1,0 +1,233 @@
+"""One line of a page judged alone: its shape, and the rule that labels it chrome.
+
+A line's verdict depends on its text only (and the page's language and kind), so it is
+computed once per distinct text and kept: pages of one site repeat their menus, footers
+and widgets line for line. :mod:`archiver.chrome` judges the page around the lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import lang, patterns, rules
+
+
+@dataclass(frozen=True)
+class Line:
+    """Shape features of one non-blank line."""
+
+    no: int  # 1-based line number in the raw text
+    text: str
+    words: int
+    stop_share: float
+    title_case: bool
+    upper: bool
+    sentence: bool
+    content: bool  # looks like a paragraph of running text
+    marks: int = 0  # the headings and commenter lines it may be (the *_MARK bits)
+    site: str | None = None  # the site name it ends with (' - Site'), if it may carry one
+
+    def __init__(
+        self,
+        no: int,
+        text: str,
+        words: int,
+        stop_share: float,
+        title_case: bool,
+        upper: bool,
+        sentence: bool,
+        content: bool,
+        marks: int = 0,
+        site: str | None = None,
+    ) -> None:
+        # Written out: the generated __init__ of a frozen dataclass sets each field through
+        # object.__setattr__, four times slower, and every line of every page is a Line.
+        fields = self.__dict__
+        fields["no"] = no
+        fields["text"] = text
+        fields["words"] = words
+        fields["stop_share"] = stop_share
+        fields["title_case"] = title_case
+        fields["upper"] = upper
+        fields["sentence"] = sentence
+        fields["content"] = content
+        fields["marks"] = marks
+        fields["site"] = site
+
+
+# How much of a line is looked at to tell whether it is written in capitals.
+UPPER_SAMPLE_CHARS = 200
+# A paragraph needs this many words and some stopwords to count as running text.
+MIN_CONTENT_WORDS = 7
+MIN_STOP_SHARE = 0.12
+LONG_CONTENT_WORDS = 25
+
+
+# What a line's text may open, told once per text with its shape (Line.marks): a comment
+# thread's heading, a teaser block's heading, a commenter's "NAME says:" line.
+THREAD_HEADING_MARK = 1
+TEASER_HEADING_MARK = 2
+COMMENTER_MARK = 4
+# A commenter line is a name and a verb, not a sentence.
+MAX_COMMENTER_WORDS = 16
+
+_DIGIT = re.compile(r"\d")
+_NORM = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=8192)
+def normalise(text: str) -> str:
+    """Lower-case words only, for comparing lines regardless of punctuation and case."""
+    return _NORM.sub(" ", text.lower()).strip()
+
+
+def split_lines(text: str) -> list[str]:
+    """The raw lines of a text, with line ends normalised (\\r\\n, \\r) but not stripped."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
+    """Compute the shape features of one line."""
+    text = " ".join(raw.split())  # runs of any whitespace, no-break spaces included
+    if text == raw:
+        text = raw  # one string, not two equal ones, in the verdicts kept for the next page
+    tokens = rules.WORD.findall(text)
+    words = max(len(tokens), lang.count_words(text))
+    stop_share = (
+        sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
+    )
+    initials = [t[0] for t in tokens if t[0].isalpha()]
+    title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
+    # Capitals are judged on the start of the line: a long line is all-caps or not early on.
+    letters, capitals = lang.count_capitals(text[:UPPER_SAMPLE_CHARS])
+    upper = letters >= 4 and capitals / letters > 0.8
+    sentence = bool(rules.SENTENCE_END.search(text) or rules.INNER_SENTENCE_END.search(text))
+    stop_ok = not stop or stop_share >= MIN_STOP_SHARE
+    content = (
+        words >= MIN_CONTENT_WORDS and sentence and stop_ok and not upper and not title_case
+    ) or (words >= LONG_CONTENT_WORDS and stop_ok and not upper)
+    marks = 0
+    if not content:
+        if rules.COMMENT_THREAD_HEADING.match(text):
+            marks |= THREAD_HEADING_MARK
+        if rules.TEASER_SECTION_HEADING.match(text):
+            marks |= TEASER_HEADING_MARK
+    if words <= MAX_COMMENTER_WORDS and rules.COMMENTER.match(text):
+        marks |= COMMENTER_MARK
+    site = _site_suffix(text, words)
+    return Line(no, text, words, stop_share, title_case, upper, sentence, content, marks, site)
+
+
+def _site_suffix(text: str, words: int) -> str | None:
+    """The site name a line ends with (' - Site Name'), or is ('- Site Name'), if any."""
+    match = rules.SITE_SUFFIX.search(text, max(0, len(text) - rules.SITE_SUFFIX_CHARS))
+    if match:
+        return match.group("site")
+    if text.startswith(("- ", "| ", "– ")) and words <= 5:
+        return text[2:].strip()
+    return None
+
+
+# Pages of one site repeat their chrome (menus, footers, widgets) line for line, so the
+# verdicts on a line's text are kept for the next page instead of computed again. A
+# paragraph of running text is rarely met twice and would only crowd the chrome out, so
+# it is not kept; the oldest verdicts go first when the store is full.
+LINE_CACHE_SIZE = 32_768
+CACHED_MAX_WORDS = 15
+_LINE_VERDICTS: dict[tuple[str, frozenset[str], bool], tuple[tuple, str | None]] = {}
+
+
+def judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[tuple, str | None]:
+    """The shape features (without the line number) and the rule reason of a line's text."""
+    key = (raw, stop, whole_page)
+    found = _LINE_VERDICTS.get(key)
+    if found is not None:
+        return found
+    line = describe_line(0, raw, stop)
+    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
+    verdict = (*shape, line.content, line.marks, line.site), rule_reason(line, whole_page)
+    if not line.content or line.words < CACHED_MAX_WORDS:
+        if len(_LINE_VERDICTS) >= LINE_CACHE_SIZE:
+            # Workers on Dask may share the store between threads: another thread's
+            # insert or eviction in between is harmless.
+            with contextlib.suppress(RuntimeError, StopIteration):
+                _LINE_VERDICTS.pop(next(iter(_LINE_VERDICTS)), None)
+        _LINE_VERDICTS[key] = verdict
+    return verdict
+
+
+def rule_reason(line: Line, whole_page: bool = True) -> str | None:
+    """The reason label a rule gives this line, or None when no rule applies.
+
+    In text extracted from HTML a bulleted line is a list item of the article, so
+    the story-list rule only applies to whole-page dumps.
+    """
+    text = line.text
+    if not any(ch.isalpha() for ch in text):
+        return rules.NO_WORDS
+    # A paragraph of running text is only judged by the copyright and credit rules.
+    running_text = line.content and line.words >= 15
+    ruleset = rules.STRONG_RULES if running_text else rules.ALL_RULES
+    reason = ruleset.reason(rules.BULLET.sub("", text))
+    if reason:
+        return reason
+    if is_notice(text):
+        return rules.NOTICE
+    if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
+        tokens = [t.lower() for t in rules.WORD.findall(text)]
+        if all(t in rules.NAV_WORDS for t in tokens):
+            return rules.NAV
+    if not line.content and is_date_line(text):
+        return rules.DATE
+    if whole_page and _is_tag_list(text):
+        return rules.TAGS
+    if (
+        whole_page
+        and rules.BULLET.match(text)
+        and (line.upper or line.title_case)
+        and not line.content
+    ):
+        return rules.LIST
+    return None
+
+
+def is_notice(text: str) -> bool:
+    """True for a privacy, cookie, account, terms or affiliate notice addressed to the reader."""
+    lowered = patterns.fold_text(text)
+    if not rules.READER_ADDRESS.search(lowered):  # the cheaper test first: most lines fail it
+        return False
+    terms = {m.group(0) for m in rules.NOTICE_TERMS.finditer(lowered)}
+    return len(terms) >= rules.MIN_NOTICE_TERMS
+
+
+def _is_tag_list(text: str) -> bool:
+    if not rules.TAG_LIST.match(text):
+        return False
+    fragments = [f.strip() for f in re.split(r"[,;|]", text) if f.strip()]
+    return len(fragments) >= rules.MIN_TAG_FRAGMENTS and all(
+        len(f.split()) <= rules.MAX_TAG_FRAGMENT_WORDS for f in fragments
+    )
+
+
+def is_date_line(text: str) -> bool:
+    if not _DIGIT.search(text):
+        return False  # every date or time this recognises has a digit
+    # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own,
+    # so this finds a line that holds one too, without trying each pattern.
+    if not re.search(r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text):
+        return False
+    rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", patterns.fold_text(text)))
+    return len(rest) <= 2
+
+
+def language_reason(line: Line, language: str | None) -> str | None:
+    """'other-language' when a line is clearly not in the article's language."""
+    if language is None:
+        return None
+    running = line.content and line.words >= LONG_CONTENT_WORDS
+    if lang.is_foreign_line(line.text, language, running, line.stop_share):
+        return rules.OTHER_LANGUAGE
+    return None

@@ -1,0 +1,78 @@
+"""One line judged alone: its shape, its marks, the site name it ends with, its verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from archiver import lang, lines, rules
+from archiver.lines import (
+    COMMENTER_MARK,
+    TEASER_HEADING_MARK,
+    THREAD_HEADING_MARK,
+    describe_line,
+    judge_line,
+)
+
+ENGLISH = lang.stopwords("en")
+PARAGRAPH = (
+    "The council voted on Tuesday to close the old bridge to traffic, saying that the "
+    "repairs it needs would cost more than a new one."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "marks"),
+    [
+        ("Leave a reply", THREAD_HEADING_MARK),
+        ("12 responses to the story", THREAD_HEADING_MARK),
+        ("Related stories", TEASER_HEADING_MARK),
+        ("More from the city desk", TEASER_HEADING_MARK),
+        ("Marta Kowalski says:", COMMENTER_MARK),
+        (PARAGRAPH, 0),  # running text opens nothing, whatever words it holds
+        ("More from the council: " + PARAGRAPH, 0),
+    ],
+)
+def test_a_line_is_marked_with_what_it_may_open(text: str, marks: int) -> None:
+    assert describe_line(1, text, ENGLISH).marks == marks
+
+
+@pytest.mark.parametrize(
+    ("text", "site"),
+    [
+        ("Storm closes the coast road - The Harbour Gazette", "The Harbour Gazette"),
+        ("- The Harbour Gazette", "The Harbour Gazette"),
+        ("Storm closes the coast road", None),
+        ("A - b", None),  # a site's name starts with a capital
+    ],
+)
+def test_the_site_name_a_line_ends_with(text: str, site: str | None) -> None:
+    assert describe_line(1, text, ENGLISH).site == site
+
+
+def test_whitespace_is_folded_before_a_line_is_judged() -> None:
+    line = describe_line(3, "  Related\u00a0 stories \t", ENGLISH)
+    assert (line.no, line.text, line.words) == (3, "Related stories", 2)
+    assert line.marks == TEASER_HEADING_MARK
+
+
+def test_a_verdict_kept_for_a_short_line_is_the_verdict_computed_afresh() -> None:
+    text = "Share this story on social media"
+    first = judge_line(text, ENGLISH, True)
+    assert judge_line(text, ENGLISH, True) is first  # kept: the second page reuses it
+    line = describe_line(0, text, ENGLISH)
+    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper)
+    assert first[0][:5] == shape
+    assert first[0][6:] == (line.content, line.marks, line.site)
+    assert first[1] == lines.rule_reason(line, True)
+
+
+def test_running_text_is_not_kept() -> None:
+    # A paragraph is rarely met twice; keeping it would crowd out the chrome.
+    assert judge_line(PARAGRAPH, ENGLISH, True) is not judge_line(PARAGRAPH, ENGLISH, True)
+
+
+def test_a_paragraph_is_only_judged_by_the_strong_rules() -> None:
+    line = describe_line(1, PARAGRAPH + " Subscribe to our newsletter for more.", ENGLISH)
+    assert line.content
+    assert lines.rule_reason(line) is None
+    assert rules.ALL_RULES.reason(line.text) == rules.WIDGET
