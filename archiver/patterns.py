@@ -11,7 +11,7 @@ that holds one of them (a substring test costs a fraction of a regex search).
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse  # the parser re itself uses; stable across 3.11+
+import re._parser as sre_parse  # the parser re itself uses (private: see required_literals)
 from dataclasses import dataclass
 
 # A pattern anchored at the end matches within this many characters of it.
@@ -113,7 +113,12 @@ def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     """
     if pattern.flags & re.IGNORECASE:
         return None
-    found = _sequence_literals(sre_parse.parse(pattern.pattern, pattern.flags))
+    try:
+        found = _sequence_literals(sre_parse.parse(pattern.pattern, pattern.flags))
+    except (AttributeError, IndexError, TypeError, ValueError):
+        # The parser is re's private module: should its output change shape, a pattern
+        # is simply searched in every line, as without this filter.
+        return None
     return tuple(sorted(found)) if found else None
 
 
@@ -139,6 +144,8 @@ def _sequence_literals(items: sre_parse.SubPattern | list) -> frozenset[str] | N
 
 def _item_literals(op: object, value: object) -> frozenset[str] | None:
     if op is sre_parse.SUBPATTERN:
+        if value[1] & re.IGNORECASE:  # type: ignore[index]  # (?i:...): any case matches
+            return None
         return _sequence_literals(value[-1])  # type: ignore[index]
     if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and value[0] >= 1:  # type: ignore[index]
         return _sequence_literals(value[2])  # type: ignore[index]

@@ -60,9 +60,8 @@ def test_a_verdict_kept_for_a_short_line_is_the_verdict_computed_afresh() -> Non
     first = judge_line(text, ENGLISH, True)
     assert judge_line(text, ENGLISH, True) is first  # kept: the second page reuses it
     line = describe_line(0, text, ENGLISH)
-    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper)
-    assert first[0][:5] == shape
-    assert first[0][6:] == (line.content, line.marks, line.site)
+    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
+    assert first[0] == (*shape, line.content, line.marks, line.site)
     assert first[1] == lines.rule_reason(line, True)
 
 

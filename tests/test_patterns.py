@@ -24,6 +24,8 @@ from archiver.patterns import combine, fold_text, required_literals
         (r"[a-z]+\.", (".",)),
         (r"\w+", None),
         (r"(?=news)\w+", None),  # a look-ahead is no part of the match
+        (r"(?i:reuters)|afp", None),  # a group that ignores case matches any case
+        (r"(?i:reuters) photo", (" photo",)),
     ],
 )
 def test_required_literals(pattern: str, required: tuple[str, ...] | None) -> None:
