@@ -169,9 +169,7 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
 
 
 def _comment_thread_start(lines: list[Line]) -> int | None:
-    commenters = [
-        i for i, line in enumerate(lines) if line.marks & COMMENTER_MARK and _is_commenter(lines, i)
-    ]
+    commenters = [i for i in range(len(lines)) if _is_commenter(lines, i)]
     for i, line in enumerate(lines):
         if line.marks & THREAD_HEADING_MARK:
             return i

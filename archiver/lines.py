@@ -213,6 +213,7 @@ def _is_tag_list(text: str) -> bool:
 
 
 def is_date_line(text: str) -> bool:
+    """True for a line that is a date or a time and little else (two other words at most)."""
     if not _DIGIT.search(text):
         return False  # every date or time this recognises has a digit
     # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own,

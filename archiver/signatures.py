@@ -10,8 +10,9 @@ Each open archive has a :class:`Signatures` in memory: the band and anchor keys 
 signature in a :class:`archiver.keyindex.KeyIndex`, and every row's seq and raw file. It
 is built from the table the first time it is needed and catches up with the rows stamped
 since it last looked when another connection has written (``PRAGMA data_version`` says
-so); it is rebuilt if its own last write is gone (rolled back). Its own writes are buffered and
-written by :meth:`Signatures.flush`, in one statement, before the writer commits.
+so); it is rebuilt if its own last write is gone (rolled back). Its own writes are
+buffered and written by :meth:`Signatures.flush`, in one statement, before the writer
+commits.
 """
 
 from __future__ import annotations

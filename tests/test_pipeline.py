@@ -108,27 +108,28 @@ def test_without_a_crash_result_a_killed_worker_ends_the_run_with_an_error() -> 
         list(map_ordered(square_or_die, [(n,) for n in range(20)], workers=2))
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and _stat(int(entry))[1] == str(pid):
+                found.append(int(entry))
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """State and parent of a process, from /proc (OSError once it is gone)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+
+
 def _pool_workers() -> list[int]:
     """The processes the fork server (a child of this process) has forked: the pool's workers."""
-
-    def parent(pid: str) -> int:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-    pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    servers = set()
-    for pid in pids:
+    servers = []
+    for pid in _children(os.getpid()):
         with contextlib.suppress(OSError):
-            if (
-                parent(pid) == os.getpid()
-                and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            ):
-                servers.add(int(pid))
-    found = []
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            if parent(pid) in servers:
-                found.append(int(pid))
-    return found
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                servers.append(pid)
+    return [worker for server in servers for worker in _children(server)]
 
 
 def test_a_worker_killed_mid_run_loses_no_file(tmp_path: Path) -> None:
@@ -228,20 +229,6 @@ def test_two_concurrent_ingests_equal_one_ingest_of_the_union(tmp_path: Path) ->
     assert not unjustified_canonicals(db)
     assert got["removed"] == want["removed"]
     check_consistent(db, clean)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            if entry.isdigit() and _stat(int(entry))[1] == str(pid):
-                found.append(int(entry))
-    return found
-
-
-def _stat(pid: int) -> list[str]:
-    """State and parent of a process, from /proc (OSError once it is gone)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
 
 
 def _running(pid: int) -> bool:
