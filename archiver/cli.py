@@ -96,7 +96,9 @@ def ingest(
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
     except store_errors() as exc:
-        raise click.ClickException(f"cannot write the archive {db}: {exc}") from None
+        raise click.ClickException(
+            f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
+        ) from None
     except RuntimeError as exc:  # e.g. no Dask installed, or the scheduler unreachable
         raise click.ClickException(str(exc)) from None
     summary = tally.summary()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import dedupe, sources, store, warc
+from . import cleanfiles, dedupe, sources, store, warc
 from . import workers as workers_module
 from .chrome import strip_chrome
 from .meta import extract_metadata
@@ -244,6 +244,7 @@ class ArchiveWriter:
         self.batch_files, self.batch_seconds = batch_files, batch_seconds
         self._pending = 0
         self._started = 0.0
+        self.files = cleanfiles.start_writer(db, clean_dir)  # None: clean files written here
 
     def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
@@ -274,13 +275,31 @@ class ArchiveWriter:
             self.commit()
 
     def commit(self) -> None:
-        """Commit the batch, then write and remove the clean files it changed."""
+        """Commit the batch, then have the clean files it changed written and removed."""
         if self.db.conn.in_transaction:
             dedupe.flush(self.db)  # the dedupe stage's writes of the batch, deferred
+            if self.files is not None:
+                cleanfiles.forget_entries(self.db.conn, self.files.take_done())
             self.db.conn.commit()
         self._pending = 0
-        store.flush_clean_outbox(self.db, self.clean_dir)
+        if self.files is None:
+            cleanfiles.flush_clean_outbox(self.db, self.clean_dir)
+        else:
+            self.files.submit(cleanfiles.read_outbox(self.db.conn))
         trim_heap()
+
+    def close(self) -> None:
+        """Commit the batch and wait until clean/ is in step with the archive."""
+        try:
+            self.commit()
+        finally:
+            files, self.files = self.files, None  # from now on, flushed in place
+            if files is not None:
+                files.close()
+                if done := files.take_done():
+                    with store.write_lock(self.db):
+                        cleanfiles.forget_entries(self.db.conn, done)
+                files.check()
 
     def _begin(self) -> None:
         if self.db.conn.in_transaction:
@@ -335,9 +354,9 @@ def iter_ingest(
     try:
         # An earlier run stopped between commit and clean files: finish its work.
         if folder is not None and (
-            store.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
+            cleanfiles.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
         ):
-            store.reconcile_clean_dir(db, folder)
+            cleanfiles.reconcile_clean_dir(db, folder)
         tasks = (
             (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes)
             for path in sources.iter_raw_files(paths)
@@ -352,7 +371,7 @@ def iter_ingest(
                 yield outcome
     finally:
         try:
-            writer.commit()
+            writer.close()
         finally:
             db.close()
 
@@ -513,12 +532,12 @@ def iter_reprocess(
         writer.commit()
         with store.write_lock(db):
             dedupe.reindex(db)
-        writer.commit()
+        writer.close()
         if folder is not None:
-            store.reconcile_clean_dir(db, folder)
+            cleanfiles.reconcile_clean_dir(db, folder)
     finally:
         try:
-            writer.commit()
+            writer.close()
         finally:
             db.close()
 

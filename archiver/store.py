@@ -14,9 +14,7 @@ import datetime as dt
 import os
 import re
 import sqlite3
-import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .cleanfiles import clean_file_name
 from .models import Article
 
 ARTICLE_COLUMNS: dict[str, type] = {
@@ -73,7 +72,6 @@ REMOVED_COLUMNS: dict[str, type] = {
 BUSY_TIMEOUT_MS = 30_000
 # How long a writer keeps retrying for the lock before it gives up with an error.
 LOCK_WAIT_SECONDS = 600
-MAX_SLUG_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -250,51 +248,6 @@ def stored_sha256(db: sqlite_utils.Database, path: str) -> tuple[str | None, str
     return (row[0], row[1]) if row else (None, None)
 
 
-def clean_file_name(article: Article) -> str:
-    """A readable, stable, collision-free file name: date, title slug and id."""
-    slug = slugify(article.title or "") or "untitled"
-    return f"{article.published or 'undated'}_{slug}_{article.id[:12]}.txt"
-
-
-def slugify(text: str) -> str:
-    """ASCII words joined by hyphens, cut at a word boundary."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    slug = ""
-    for word in words:
-        if len(slug) + len(word) + 1 > MAX_SLUG_CHARS:
-            break
-        slug = f"{slug}-{word}" if slug else word
-    return slug
-
-
-def clean_file_text(article: Article) -> str:
-    """The clean file's content: the title on the first line, a blank line, the body."""
-    return clean_text(article.title, article.text)
-
-
-def clean_text(title: str | None, text: str) -> str:
-    """A clean file's content from a title and a body."""
-    return f"{title or ''}\n\n{text}\n"
-
-
-# The clean file names clean_file_name() makes: DATE_slug_ID.txt
-_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_[0-9a-f]{12}\.txt$")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file by rename, so a reader or a crash never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def article_row(article: Article, clean_path: str | None, ingested_at: str) -> dict[str, Any]:
     """The ``articles`` row of an article."""
     return {
@@ -331,7 +284,7 @@ def save_articles(
 
     Runs in one transaction (a savepoint inside a writer's batch), so a raw file is
     wholly stored or not at all. Clean files are not written here: the triggers queue
-    them in ``clean_outbox`` and :func:`flush_clean_outbox` writes them after commit.
+    them in ``clean_outbox``, worked off after commit (see :mod:`archiver.cleanfiles`).
     ``clean_dir`` only says whether articles get a clean file name.
     """
     stamp = now()
@@ -415,71 +368,6 @@ def delete_article(db: sqlite_utils.Database, article_id: str) -> None:
     """Delete an article and its removed lines (a trigger queues its clean file's removal)."""
     db.execute("delete from removed_lines where article_id = ?", [article_id])
     db.execute("delete from articles where id = ?", [article_id])
-
-
-def flush_clean_outbox(db: sqlite_utils.Database, clean_dir: Path | None) -> int:
-    """Bring clean/ in step with committed rows: write and remove the queued files.
-
-    Call outside a transaction, after a commit. Each step reads the current row, so
-    replaying the queue after a crash, or two runs flushing at once, is harmless.
-    """
-    if db.conn.in_transaction:
-        raise RuntimeError("flush the clean outbox after committing, not inside a transaction")
-    queued = db.execute(
-        "select seq, article_id, clean_path, action from clean_outbox order by seq"
-    ).fetchall()
-    if not queued:
-        return 0
-    if clean_dir is not None:
-        for _, article_id, clean_path, action in queued:
-            row = db.execute(
-                "select clean_path, title, text from articles where id = ?", [article_id]
-            ).fetchone()
-            if action == "write" and row and row[0] == clean_path:
-                write_atomic(clean_dir / clean_path, clean_text(row[1], row[2]))
-            elif action == "delete" and not _clean_path_in_use(db, clean_path):
-                (clean_dir / clean_path).unlink(missing_ok=True)
-    with db.atomic():
-        db.execute("delete from clean_outbox where seq <= ?", [queued[-1][0]])
-    return len(queued)
-
-
-def _clean_path_in_use(db: sqlite_utils.Database, clean_path: str) -> bool:
-    return (
-        db.execute("select 1 from articles where clean_path = ?", [clean_path]).fetchone()
-        is not None
-    )
-
-
-def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:
-    """Write clean files missing for stored articles and remove files no article names.
-
-    Returns (written, removed). The folder is listed before the database is read, so
-    a file another run writes meanwhile already has its committed row and stays.
-    """
-    if not clean_dir.is_dir():
-        clean_dir.mkdir(parents=True, exist_ok=True)
-    present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
-    leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-")]
-    named = dict(
-        db.execute("select clean_path, id from articles where clean_path is not null").fetchall()
-    )
-    written = removed = 0
-    for name, article_id in named.items():
-        if name not in present:
-            row = db.execute(
-                "select title, text from articles where id = ?", [article_id]
-            ).fetchone()
-            if row:
-                write_atomic(clean_dir / name, clean_text(row[0], row[1]))
-                written += 1
-    for name in present - named.keys():
-        if _CLEAN_NAME.match(name):  # only files this tool names; never a user's own
-            (clean_dir / name).unlink(missing_ok=True)
-            removed += 1
-    for leftover in leftovers:
-        leftover.unlink(missing_ok=True)
-    return written, removed
 
 
 def archive_stats(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]]:

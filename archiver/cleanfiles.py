@@ -1,0 +1,250 @@
+"""The clean/ folder: one plain-text file per article, kept in step with the archive.
+
+The ``articles`` table's triggers queue every change to a clean file in
+``clean_outbox``, in the same transaction as the change itself; the queue is worked
+off after commit, so a file is only ever written for a committed row. Each step reads
+the article's current row, so replaying the queue after a crash, or two runs working
+it off at once, is harmless. An entry leaves the queue only once its file is written.
+
+During an ingest the queue is worked off by a :class:`CleanFileWriter` thread, so the
+writer's next batch does not wait for the file system: creating a file costs from
+50 microseconds to a millisecond of kernel time, as much as storing the article.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import sqlite3
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlite_utils
+
+from .models import Article
+
+MAX_SLUG_CHARS = 60
+#: Batches of entries handed to the thread and not yet written: the writer waits when
+#: the file system falls this far behind, so that the backlog stays small.
+BACKLOG_BATCHES = 2
+# How long a reader waits for the writer's lock before an error (it never needs one in
+# WAL mode, but an archive in another journal mode locks readers out during a commit).
+READ_TIMEOUT_SECONDS = 30.0
+
+#: One queued change: (seq, article id, clean file name, "write" or "delete").
+OutboxEntry = tuple[int, str, str, str]
+
+# The clean file names clean_file_name() makes: DATE_slug_ID.txt
+_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_[0-9a-f]{12}\.txt$")
+
+
+def clean_file_name(article: Article) -> str:
+    """A readable, stable, collision-free file name: date, title slug and id."""
+    slug = slugify(article.title or "") or "untitled"
+    return f"{article.published or 'undated'}_{slug}_{article.id[:12]}.txt"
+
+
+def slugify(text: str) -> str:
+    """ASCII words joined by hyphens, cut at a word boundary."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > MAX_SLUG_CHARS:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return slug
+
+
+def clean_file_text(article: Article) -> str:
+    """The clean file's content: the title on the first line, a blank line, the body."""
+    return clean_text(article.title, article.text)
+
+
+def clean_text(title: str | None, text: str) -> str:
+    """A clean file's content from a title and a body."""
+    return f"{title or ''}\n\n{text}\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file by rename, so a reader or a crash never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_outbox(conn: sqlite3.Connection) -> list[OutboxEntry]:
+    """The queued clean-file changes, oldest first."""
+    rows = conn.execute("select seq, article_id, clean_path, action from clean_outbox order by seq")
+    return [(int(seq), str(aid), str(path), str(action)) for seq, aid, path, action in rows]
+
+
+def apply_entry(conn: sqlite3.Connection, clean_dir: Path, entry: OutboxEntry) -> None:
+    """Write or remove one queued clean file as the article's committed row has it now."""
+    _, article_id, clean_path, action = entry
+    if action == "write":
+        row = conn.execute(
+            "select clean_path, title, text from articles where id = ?", [article_id]
+        ).fetchone()
+        if row and row[0] == clean_path:
+            write_atomic(clean_dir / clean_path, clean_text(row[1], row[2]))
+    elif action == "delete" and not _clean_path_in_use(conn, clean_path):
+        (clean_dir / clean_path).unlink(missing_ok=True)
+
+
+def forget_entries(conn: sqlite3.Connection, entries: Iterable[OutboxEntry]) -> None:
+    """Take done entries off the queue (inside the caller's transaction).
+
+    By the whole entry, not by a range of seq: another run may have emptied the queue
+    meanwhile, and seq then starts again from 1 for entries nobody has worked off yet.
+    """
+    conn.executemany(
+        "delete from clean_outbox where seq = ? and article_id = ? and clean_path = ?"
+        " and action = ?",
+        list(entries),
+    )
+
+
+def flush_clean_outbox(db: sqlite_utils.Database, clean_dir: Path | None) -> int:
+    """Bring clean/ in step with committed rows now: write and remove the queued files.
+
+    Call outside a transaction, after a commit. Returns how many entries it worked off.
+    """
+    if db.conn.in_transaction:
+        raise RuntimeError("flush the clean outbox after committing, not inside a transaction")
+    entries = read_outbox(db.conn)
+    if not entries:
+        return 0
+    if clean_dir is not None:
+        for entry in entries:
+            apply_entry(db.conn, clean_dir, entry)
+    with db.atomic():
+        forget_entries(db.conn, entries)
+    return len(entries)
+
+
+def _clean_path_in_use(conn: sqlite3.Connection, clean_path: str) -> bool:
+    row = conn.execute("select 1 from articles where clean_path = ?", [clean_path]).fetchone()
+    return row is not None
+
+
+def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:
+    """Write clean files missing for stored articles and remove files no article names.
+
+    Returns (written, removed). The folder is listed before the database is read, so
+    a file another run writes meanwhile already has its committed row and stays.
+    """
+    if not clean_dir.is_dir():
+        clean_dir.mkdir(parents=True, exist_ok=True)
+    present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
+    leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-")]
+    named = dict(
+        db.execute("select clean_path, id from articles where clean_path is not null").fetchall()
+    )
+    written = removed = 0
+    for name, article_id in named.items():
+        if name not in present:
+            row = db.execute(
+                "select title, text from articles where id = ?", [article_id]
+            ).fetchone()
+            if row:
+                write_atomic(clean_dir / name, clean_text(row[0], row[1]))
+                written += 1
+    for name in present - named.keys():
+        if _CLEAN_NAME.match(name):  # only files this tool names; never a user's own
+            (clean_dir / name).unlink(missing_ok=True)
+            removed += 1
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return written, removed
+
+
+def start_writer(db: sqlite_utils.Database, clean_dir: Path | None) -> CleanFileWriter | None:
+    """A CleanFileWriter for the archive, or None where the outbox is flushed in place.
+
+    In place when there is no clean/ folder, or no database file for a second
+    connection to open (an archive held in memory).
+    """
+    if clean_dir is None:
+        return None
+    for _, name, file in db.conn.execute("pragma database_list"):
+        if name == "main" and file:
+            return CleanFileWriter(str(file), clean_dir)
+    return None
+
+
+class CleanFileWriter:
+    """Works off the clean outbox on a thread with its own connection, in queue order.
+
+    The archive's writer hands over the entries it finds after each commit
+    (:meth:`submit`) and takes the done ones off the queue in its next transaction
+    (:meth:`take_done`), so that an entry leaves the queue only once its file is
+    written: after a crash, the next run finds it still queued and writes it.
+    An error on the thread (a full disk, a folder that cannot be written) stops the
+    work; the writer's next :meth:`submit` raises it, and the queue keeps the rest.
+    """
+
+    def __init__(self, db_file: str, clean_dir: Path, backlog: int = BACKLOG_BATCHES) -> None:
+        self.db_file, self.clean_dir = db_file, clean_dir
+        self.error: Exception | None = None
+        self._todo: queue.Queue[list[OutboxEntry] | None] = queue.Queue(maxsize=backlog)
+        self._lock = threading.Lock()
+        self._done: list[OutboxEntry] = []
+        self._handed: set[OutboxEntry] = set()  # handed over, not yet off the queue
+        self._thread = threading.Thread(target=self._run, name="clean-files", daemon=True)
+        self._thread.start()
+
+    def submit(self, entries: Iterable[OutboxEntry]) -> None:
+        """Hand over the entries not handed over before; waits while the backlog is full."""
+        self.check()
+        fresh = [entry for entry in entries if entry not in self._handed]
+        if fresh:
+            self._handed.update(fresh)
+            self._todo.put(fresh)
+
+    def take_done(self) -> list[OutboxEntry]:
+        """The entries written since the last call, to take off the queue."""
+        with self._lock:
+            done, self._done = self._done, []
+        self._handed.difference_update(done)
+        return done
+
+    def close(self) -> None:
+        """Wait until every entry handed over is worked off (or the work has stopped)."""
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+
+    def check(self) -> None:
+        """Raise the error that stopped the thread, if one did."""
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.db_file, timeout=READ_TIMEOUT_SECONDS)
+        except sqlite3.Error as exc:
+            self.error = exc
+            conn = None
+        while (batch := self._todo.get()) is not None:
+            if conn is None or self.error is not None:
+                continue  # stopped: the writer raises at its next call
+            try:
+                for entry in batch:
+                    apply_entry(conn, self.clean_dir, entry)
+                    with self._lock:
+                        self._done.append(entry)
+            except Exception as exc:  # raised in the writer; the thread must go on draining
+                self.error = exc
+        if conn is not None:
+            conn.close()
