@@ -3,8 +3,10 @@
 The ``articles`` table's triggers queue every change to a clean file in
 ``clean_outbox``, in the same transaction as the change itself; the queue is worked
 off after commit, so a file is only ever written for a committed row. Each step reads
-the article's current row, so replaying the queue after a crash, or two runs working
-it off at once, is harmless. An entry leaves the queue only once its file is written.
+the article's current row, so replaying the queue after a crash is harmless. An entry
+leaves the queue only once its file is written. (Two runs that change one article at
+once may race to write its file and leave the older text; `archiver reprocess`
+rewrites every clean file.)
 
 During an ingest the queue is worked off by a :class:`CleanFileWriter` thread, so the
 writer's next batch does not wait for the file system: creating a file costs from
@@ -39,7 +41,7 @@ READ_TIMEOUT_SECONDS = 30.0
 OutboxEntry = tuple[int, str, str, str]
 
 # The clean file names clean_file_name() makes: DATE_slug_ID.txt
-_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_[0-9a-f]{12}\.txt$")
+_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_(?P<id>[0-9a-f]{12})\.txt$")
 
 
 def clean_file_name(article: Article) -> str:
@@ -134,8 +136,18 @@ def flush_clean_outbox(db: sqlite_utils.Database, clean_dir: Path | None) -> int
 
 
 def _clean_path_in_use(conn: sqlite3.Connection, clean_path: str) -> bool:
-    row = conn.execute("select 1 from articles where clean_path = ?", [clean_path]).fetchone()
-    return row is not None
+    named = _CLEAN_NAME.match(clean_path)
+    if named is None:
+        row = conn.execute("select 1 from articles where clean_path = ?", [clean_path])
+    else:
+        # The name ends with its article's id: the key's index finds it, where a search
+        # by clean_path would read the whole table once per file to remove.
+        start = named.group("id")
+        row = conn.execute(
+            "select 1 from articles where id >= ? and id < ? and clean_path = ?",
+            [start, start + "~", clean_path],  # "~" sorts after every hex digit
+        )
+    return row.fetchone() is not None
 
 
 def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:
@@ -191,7 +203,8 @@ class CleanFileWriter:
     (:meth:`take_done`), so that an entry leaves the queue only once its file is
     written: after a crash, the next run finds it still queued and writes it.
     An error on the thread (a full disk, a folder that cannot be written) stops the
-    work; the writer's next :meth:`submit` raises it, and the queue keeps the rest.
+    work; the writer's next :meth:`submit` or :meth:`check` raises it, and the queue
+    keeps the rest.
     """
 
     def __init__(self, db_file: str, clean_dir: Path, backlog: int = BACKLOG_BATCHES) -> None:

@@ -442,6 +442,8 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         click.echo("interrupted: run again to finish", err=True)
         sys.exit(130)
     except store_errors() as exc:
-        raise click.ClickException(f"cannot write the archive {db}: {exc}") from None
+        raise click.ClickException(
+            f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
+        ) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)

@@ -32,9 +32,11 @@ the outcome does not depend on the order in which copies arrive.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import platform
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -515,3 +517,28 @@ def reindex(db: sqlite_utils.Database) -> tuple[int, int]:
         stripped += changed
     flush(db)
     return stripped, relinked
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    The writer makes and frees NumPy arrays of megabytes (shingle sets, the key index's
+    merges and filter), and glibc carves the next ones from the heap, whose freed pages
+    it keeps: after 30,000 text dumps the writer held 50 MB of them. Trimming after each
+    commit costs well under a millisecond a batch.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()

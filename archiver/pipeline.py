@@ -6,10 +6,9 @@ stored before the next is read, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import hashlib
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -226,11 +225,12 @@ def crashed_task(path: str, known: tuple[str | None, str | None], max_bytes: int
 
 
 class ArchiveWriter:
-    """The one writer: stores outcomes in batched transactions, then brings clean/ in step.
+    """The one writer: stores outcomes in batched transactions; clean/ follows each commit.
 
     A batch is replay-safe: its raw files are marked ingested in the same transaction
     as their articles, so after a crash the files of an uncommitted batch are simply
-    ingested again, and clean files are written only for committed rows.
+    ingested again, and clean files are written only for committed rows (on a thread,
+    see :class:`cleanfiles.CleanFileWriter`, while the next batch is stored).
     """
 
     def __init__(
@@ -245,6 +245,7 @@ class ArchiveWriter:
         self._pending = 0
         self._started = 0.0
         self.files = cleanfiles.start_writer(db, clean_dir)  # None: clean files written here
+        self._closed = False
 
     def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
@@ -286,20 +287,46 @@ class ArchiveWriter:
             cleanfiles.flush_clean_outbox(self.db, self.clean_dir)
         else:
             self.files.submit(cleanfiles.read_outbox(self.db.conn))
-        trim_heap()
+        dedupe.trim_heap()
 
     def close(self) -> None:
-        """Commit the batch and wait until clean/ is in step with the archive."""
+        """Commit the batch and wait until clean/ is in step with the archive (once)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.commit()
+        except BaseException:
+            # The first error is the one to report; what is left queued is replayed.
+            with contextlib.suppress(Exception):
+                self._close_files()
+            raise
+        self._close_files()
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[ArchiveWriter]:
+        """Close the writer and its database at the end, reporting the first error only."""
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.close()
+            raise
+        else:
+            self.close()
         finally:
-            files, self.files = self.files, None  # from now on, flushed in place
-            if files is not None:
-                files.close()
-                if done := files.take_done():
-                    with store.write_lock(self.db):
-                        cleanfiles.forget_entries(self.db.conn, done)
-                files.check()
+            self.db.close()
+
+    def _close_files(self) -> None:
+        files, self.files = self.files, None  # from now on, flushed in place
+        if files is None:
+            return
+        files.close()
+        done = files.take_done()
+        if done and not self.db.conn.in_transaction:
+            with store.write_lock(self.db):
+                cleanfiles.forget_entries(self.db.conn, done)
+        files.check()
 
     def _begin(self) -> None:
         if self.db.conn.in_transaction:
@@ -308,31 +335,6 @@ class ArchiveWriter:
         # instead of one failing on a lock upgrade; busy_timeout makes the wait quiet.
         store.begin_immediate(self.db)
         self._started = time.monotonic()
-
-
-def trim_heap() -> None:
-    """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
-
-    The writer makes and frees NumPy arrays of megabytes (shingle sets, the key index's
-    merges and filter), and glibc carves the next ones from the heap, whose freed pages
-    it keeps: after 30,000 text dumps the writer held 50 MB of them. Trimming after each
-    commit costs well under a millisecond a batch.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    if platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-        return trim
-    except (OSError, AttributeError):
-        return None
-
-
-_MALLOC_TRIM = _find_malloc_trim()
 
 
 def iter_ingest(
@@ -351,7 +353,7 @@ def iter_ingest(
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)
-    try:
+    with writer.closing():
         # An earlier run stopped between commit and clean files: finish its work.
         if folder is not None and (
             cleanfiles.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
@@ -369,11 +371,6 @@ def iter_ingest(
             for outcome in group:
                 writer.save(outcome)
                 yield outcome
-    finally:
-        try:
-            writer.close()
-        finally:
-            db.close()
 
 
 def _groups(items: Iterable[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:
@@ -521,7 +518,7 @@ def iter_reprocess(
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)
-    try:
+    with writer.closing():
         paths = stored_raw_paths(db, only_outdated)
         tasks = ((path, (None, None), max_bytes) for path in paths)
         outcomes = workers_module.map_ordered(
@@ -535,11 +532,6 @@ def iter_reprocess(
         writer.close()
         if folder is not None:
             cleanfiles.reconcile_clean_dir(db, folder)
-    finally:
-        try:
-            writer.close()
-        finally:
-            db.close()
 
 
 def _rederive(writer: ArchiveWriter, outcome: FileOutcome) -> Rederived:
