@@ -205,6 +205,7 @@ def write_corpus(
 # --- Measuring a child process ----------------------------------------------------------
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CLOCK_MARK = "clock-started"
 
 
 @dataclass
@@ -222,6 +223,9 @@ class TreeSampler:
     """Samples VmHWM, VmRSS and CPU time of a process and all its descendants."""
 
     root: int
+    #: A file the child makes when its clock starts: a fork-server child seen before it is
+    #: the server's start-up probe, not a worker.
+    clock_mark: Path | None = None
     interval: float = 0.1
     procs: dict[int, ProcessPeak] = field(default_factory=dict)
     writer_rss: list[tuple[float, int]] = field(default_factory=list)
@@ -291,7 +295,8 @@ class TreeSampler:
         if "resource_tracker" in command:
             return "helper"
         if parent in self.procs and self.procs[parent].role == "forkserver":
-            return "worker"
+            started = self.clock_mark is None or self.clock_mark.exists()
+            return "worker" if started else "probe"
         return "worker" if parent == self.root else "other"
 
     def peaks_mb(self, role: str) -> list[float]:
@@ -374,7 +379,7 @@ def run_ingest(label: str, corpus: Path, inputs: int, workdir: Path, workers: in
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     argv = [sys.executable, __file__, "--child-ingest", str(corpus), str(run_dir)]
     child = subprocess.Popen([*argv, "--workers", str(workers)], stdout=subprocess.PIPE)
-    sampler = TreeSampler(child.pid)
+    sampler = TreeSampler(child.pid, clock_mark=run_dir / CLOCK_MARK)
     sampler.start()
     assert child.stdout is not None
     output = child.stdout.read()
@@ -422,6 +427,7 @@ def child_ingest(corpus: str, run_dir: str, workers: int) -> None:
         archiver_workers.warm_up()
     else:
         archiver_workers.start_fork_server()
+    (Path(run_dir) / CLOCK_MARK).touch()  # the workers forked from here on are the pool's
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     summary = pipeline.ingest(
@@ -462,7 +468,7 @@ def anchor_rate(corpus: Path) -> tuple[int, float]:
 def print_anchor(corpus: Path, when: str) -> tuple[int, float]:
     """Time the anchor once and print its line of the table: (pages, seconds)."""
     count, seconds = anchor_rate(corpus)
-    label = f"trafilatura.extract, {when}"
+    label = f"trafilatura.extract {when}"
     print(f"  {label:<26} {count:>7} {seconds:>8.1f} {count / seconds:>8.1f}", flush=True)
     return count, seconds
 
