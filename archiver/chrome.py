@@ -63,8 +63,6 @@ LEAD_PARAGRAPHS = 2
 # A line printed twice is removed once only when it is paragraph-sized.
 MIN_PARAGRAPH_REPEAT_WORDS = 10
 
-_DIGIT = re.compile(r"\d")
-
 
 def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
     """Grow each notice over the lines next to it that go on speaking to the reader about it.
@@ -188,7 +186,7 @@ def _is_commenter(lines: list[Line], i: int) -> bool:
     line = lines[i]
     if not line.marks & COMMENTER_MARK:
         return False
-    if _DIGIT.search(line.text) and _has_date_or_time(line.text):
+    if _has_date_or_time(line.text):
         return True
     following = lines[i + 1].text if i + 1 < len(lines) else ""
     return _has_date_or_time(following) and len(following.split()) <= 10

@@ -62,13 +62,8 @@ def slugify(text: str) -> str:
     return slug
 
 
-def clean_file_text(article: Article) -> str:
-    """The clean file's content: the title on the first line, a blank line, the body."""
-    return clean_text(article.title, article.text)
-
-
 def clean_text(title: str | None, text: str) -> str:
-    """A clean file's content from a title and a body."""
+    """A clean file's content: the title on the first line, a blank line, the body."""
     return f"{title or ''}\n\n{text}\n"
 
 
