@@ -458,7 +458,7 @@ def _link_saved(
     keep = {a.id for a in articles}
     relink: list[str] = []
     sigs = _signatures(db)
-    for gone in sigs.signed_from(raw_path):
+    for gone in sigs.signed_from(db, raw_path):
         if gone not in keep:  # a signature of an article a re-ingest replaced
             sigs.forget(gone)
             relink.extend(_unlink_copies_of(db, gone))

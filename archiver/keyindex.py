@@ -2,8 +2,10 @@
 signatures (:mod:`archiver.signatures` feeds it the band and anchor keys of each row).
 
 It holds every key of every article (about 70 an article: 6.7 million at 100,000
-articles), so its arrays are the largest part of the writer's memory, and they are
-changed in place: a merge that wrote new arrays beside the old ones would hold both.
+articles), so its arrays are the largest part of the writer's memory: they hold 8 bytes
+an entry (a key's low 32 bits and its row number; the key's top bits are implied by
+where the entry sits, see :class:`KeyIndex`), and they are changed in place: a merge
+that wrote new arrays beside the old ones would hold both.
 """
 
 from __future__ import annotations
@@ -16,13 +18,36 @@ import numpy as np
 SEQ_TYPE = np.int32
 #: Entries moved at a time when the arrays are changed in place (a few MB of working memory).
 STEP = 1 << 17
+#: A key's top bits that pick its bucket: the arrays hold the entries of each bucket in
+#: turn, so these bits need not be stored. With the low 32 bits stored, an entry keeps
+#: 48 of its key's 64 bits: two keys among a billion agree on them by chance once in
+#: hundreds of thousands of probes (a candidate more, then rejected by verification).
+BUCKET_BITS = 16
+BUCKETS = 1 << BUCKET_BITS
+_LOW = np.uint64(0xFFFFFFFF)
+_TOP_SHIFT = np.uint64(64 - BUCKET_BITS)
+_TOP_MASK = np.uint64(((1 << BUCKET_BITS) - 1) << (64 - BUCKET_BITS))
+
+
+def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each key's bucket (its top bits) and its low 32 bits, as the arrays hold them."""
+    unsigned = keys.view(np.uint64)
+    return (unsigned >> _TOP_SHIFT).astype(np.intp), (unsigned & _LOW).astype(np.uint32)
+
+
+def _filter_words(keys: np.ndarray) -> np.ndarray:
+    """The kept bits of each key, top bits first (the filter takes the topmost)."""
+    unsigned = keys.view(np.uint64)
+    return (unsigned & _TOP_MASK) | ((unsigned & _LOW) << np.uint64(64 - BUCKET_BITS - 32))
 
 
 class KeyIndex:
     """A multimap from 64-bit keys to sequence numbers, in memory, probed many keys at once.
 
-    The entries sit in two sorted NumPy arrays (keys, numbers) probed with
-    ``np.searchsorted``, and the newest in a dict. The dict is merged into the arrays
+    The entries sit in two NumPy arrays (the keys' low 32 bits, numbers) sorted by bucket
+    (the keys' top BUCKET_BITS), then by those low bits, where ``_starts[b]`` is the
+    first entry of bucket b; they are probed by a binary search within each query's
+    bucket, many queries at once. The newest entries sit in a dict. The dict is merged into the arrays
     when it holds more than 1 / PENDING_SHARE of their entries: each merge is linear, and
     the arrays grow by a constant factor between merges, so adding n entries costs O(n)
     moves in all (PENDING_SHARE + 1 per entry). A number whose keys were replaced (or
@@ -52,8 +77,9 @@ class KeyIndex:
     MARK_KEYS = 1 << 18
 
     def __init__(self) -> None:
-        self._keys = np.empty(0, np.int64)
+        self._lows = np.empty(0, np.uint32)
         self._seqs = np.empty(0, SEQ_TYPE)
+        self._starts = np.zeros(BUCKETS + 1, np.int64)
         # key -> first number; the next numbers of a key shared by several in _more
         self._pending: dict[int, int] = {}
         self._more: dict[int, list[int]] = {}
@@ -68,7 +94,7 @@ class KeyIndex:
         self._ahead_epoch = -1
 
     def __len__(self) -> int:
-        return len(self._keys) + self._pending_entries
+        return len(self._lows) + self._pending_entries
 
     def add(self, seq: int, keys: np.ndarray) -> None:
         """Index a number's keys (distinct int64); use :meth:`replace` if it has some already."""
@@ -84,30 +110,30 @@ class KeyIndex:
                 self._more.setdefault(key, []).append(seq)
             bitmap[top >> 3] |= 1 << (top & 7)
         self._pending_entries += len(keys)
-        if self._pending_entries > max(self.MIN_PENDING, len(self._keys) // self.PENDING_SHARE):
+        if self._pending_entries > max(self.MIN_PENDING, len(self._lows) // self.PENDING_SHARE):
             self._merge()
 
     def _tops(self, keys: np.ndarray) -> list[int]:
         """The filter bit of each key; kept for the same keys probed, then added."""
         found, log2, tops = self._last_tops
         if found is not keys or log2 != self._filter_log2:
-            tops = (keys.view(np.uint64) >> np.uint64(64 - self._filter_log2)).tolist()
+            tops = (_filter_words(keys) >> np.uint64(64 - self._filter_log2)).tolist()
             self._last_tops = (keys, self._filter_log2, tops)
         return tops
 
-    def _bits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The filter's byte and bit mask of each key (its top bits)."""
-        top = keys.view(np.uint64) >> np.uint64(64 - self._filter_log2)
+    def _bits(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The filter's byte and bit mask of each key's kept bits (their top bits)."""
+        top = words >> np.uint64(64 - self._filter_log2)
         return (top >> np.uint64(3)).astype(np.intp), (top & np.uint64(7)).astype(np.uint8)
 
-    def _mark(self, keys: np.ndarray) -> None:
-        """Set the filter bits of many keys."""
+    def _mark(self, words: np.ndarray) -> None:
+        """Set the filter bits of many keys, given their kept bits (:func:`_filter_words`)."""
         bitmap = np.frombuffer(self._filter, np.uint8)
         # A slice at a time: the bits of all keys at once cost three arrays of 8 bytes a
         # key; measured alone, adding past a doubling at 4.2 million keys took 165 MB more
         # that way, against 69 MB a slice at a time.
-        for start in range(0, len(keys), self.MARK_KEYS):
-            at, bit = self._bits(keys[start : start + self.MARK_KEYS])
+        for start in range(0, len(words), self.MARK_KEYS):
+            at, bit = self._bits(words[start : start + self.MARK_KEYS])
             np.bitwise_or.at(bitmap, at, np.left_shift(np.uint8(1), bit))
 
     def _refilter(self) -> None:
@@ -116,12 +142,38 @@ class KeyIndex:
             return
         self._filter_log2 = (self.FILTER_BITS * len(self) - 1).bit_length()
         self._filter = bytearray(1 << (self._filter_log2 - 3))
-        self._mark(self._keys)
-        self._mark(np.fromiter(self._pending, np.int64, len(self._pending)))
+        for start in range(0, len(self._lows), self.MARK_KEYS):
+            end = min(start + self.MARK_KEYS, len(self._lows))
+            buckets = self._buckets_at(np.arange(start, end)).astype(np.uint64)
+            lows = self._lows[start:end].astype(np.uint64)
+            self._mark((buckets << _TOP_SHIFT) | (lows << np.uint64(64 - BUCKET_BITS - 32)))
+        self._mark(_filter_words(np.fromiter(self._pending, np.int64, len(self._pending))))
+
+    def _buckets_at(self, positions: np.ndarray) -> np.ndarray:
+        """The bucket of the entries at these positions of the arrays."""
+        return self._starts.searchsorted(positions, "right") - 1
+
+    def _search(self, buckets: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Where each target (low 32 bits, as int64) would be inserted before the equal
+        entries of its bucket: a binary search in each bucket, all at once (a step of
+        each per pass). ``searchsorted`` "right" is a search for the low bits plus one."""
+        lo, hi = self._starts[buckets], self._starts[buckets + 1]
+        stored = self._lows
+        if not len(stored):
+            return lo
+        while True:
+            open_ = np.flatnonzero(lo < hi)
+            if not len(open_):
+                return lo
+            low, high = lo[open_], hi[open_]
+            mid = (low + high) >> 1
+            below = stored[mid] < targets[open_]
+            lo[open_] = np.where(below, mid + 1, low)
+            hi[open_] = np.where(below, high, mid)
 
     def add_many(self, seqs: np.ndarray, keys: np.ndarray) -> None:
         """Index many new (number, key) pairs at once (building an index from storage)."""
-        self._mark(keys.astype(np.int64))
+        self._mark(_filter_words(keys.astype(np.int64)))
         self._merge(seqs.astype(SEQ_TYPE), keys.astype(np.int64))
 
     def replace(self, seq: int, keys: np.ndarray) -> None:
@@ -141,11 +193,11 @@ class KeyIndex:
         of a group of articles probed together share it.
         """
         self._ahead, self._ahead_epoch = {}, self._epoch
-        if not batch or not len(self._keys):
+        if not batch or not len(self._lows):
             return
         queries = np.concatenate(batch)
         ends = np.cumsum([len(b) for b in batch]).tolist()
-        at, bit = self._bits(queries)
+        at, bit = self._bits(_filter_words(queries))
         maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
         found: list[list[tuple[int, int]]] = [[] for _ in batch]
         owner, first, probed = 0, 0, maybe.tolist()
@@ -172,7 +224,7 @@ class KeyIndex:
         if not maybe:
             return found
         queries = queries[maybe]
-        if len(self._keys):
+        if len(self._lows):
             found = self._array_matches(queries)
         return [(seq, maybe[i]) for seq, i in self._lookup_pending(queries, found)]
 
@@ -180,9 +232,13 @@ class KeyIndex:
         """(number, index of the query key) of the arrays' entries matching the queries,
         the newest MAX_MATCHES per key, in query order."""
         found: list[tuple[int, int]] = []
-        keys, seqs, cap = self._keys, self._seqs, self.MAX_MATCHES
-        start_at = keys.searchsorted(queries)
-        end_at = keys.searchsorted(queries, "right")
+        seqs, cap = self._seqs, self.MAX_MATCHES
+        buckets, lows = split_keys(queries)
+        targets = lows.astype(np.int64)  # no overflow at 2**32 - 1 below
+        bounds = self._search(
+            np.concatenate([buckets, buckets]), np.concatenate([targets, targets + 1])
+        )
+        start_at, end_at = bounds[: len(queries)], bounds[len(queries) :]
         hit = np.flatnonzero(end_at > start_at)
         for i, start, end in zip(
             hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
@@ -230,10 +286,12 @@ class KeyIndex:
             new_keys, new_seqs = np.concatenate([new_keys, keys]), np.concatenate([new_seqs, seqs])
         self._pending, self._more, self._pending_entries = {}, {}, 0
         self._epoch += 1
-        old_keys, old_seqs = self._keys, self._seqs
         if self._replaced:
             gone = np.fromiter(self._replaced, np.int64, len(self._replaced))
-            old_keys, old_seqs = drop_in_place(old_keys, old_seqs, gone)
+            self._lows, self._seqs, dropped = drop_in_place(self._lows, self._seqs, gone)
+            if len(dropped):
+                counts = np.bincount(self._buckets_at(dropped), minlength=BUCKETS)
+                self._starts[1:] -= np.cumsum(counts)
             stale_new = np.isin(new_seqs, gone)
             new_keys, new_seqs = new_keys[~stale_new], new_seqs[~stale_new]
             current = [(key, seq) for seq, now in self._replaced.items() for key in now]
@@ -241,11 +299,14 @@ class KeyIndex:
             new_keys = np.concatenate([new_keys, again[:, 0]])
             new_seqs = np.concatenate([new_seqs, again[:, 1].astype(SEQ_TYPE)])
             self._replaced = {}
-        order = np.argsort(new_keys, kind="stable")
-        new_keys, new_seqs = new_keys[order], new_seqs[order]
-        at = old_keys.searchsorted(new_keys, "right")
-        self._keys = insert_in_place(old_keys, at, new_keys)
-        self._seqs = insert_in_place(old_seqs, at, new_seqs)
+        buckets, lows = split_keys(new_keys)
+        codes = (buckets.astype(np.uint64) << np.uint64(32)) | lows
+        order = np.argsort(codes, kind="stable")  # the newest of equal keys last
+        buckets, lows, new_seqs = buckets[order], lows[order], new_seqs[order]
+        at = self._search(buckets, lows.astype(np.int64) + 1)  # after the equal entries
+        self._lows = insert_in_place(self._lows, at, lows)
+        self._seqs = insert_in_place(self._seqs, at, new_seqs)
+        self._starts[1:] += np.cumsum(np.bincount(buckets, minlength=BUCKETS))
         self._refilter()
 
 
@@ -262,17 +323,20 @@ def _own(array: np.ndarray) -> np.ndarray:
 
 def drop_in_place(
     keys: np.ndarray, seqs: np.ndarray, gone: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The entries (``keys[i]``, ``seqs[i]``) whose number is not in ``gone``, in order,
-    made by moving them down in the arrays themselves, a slice at a time.
+    made by moving them down in the arrays themselves, a slice at a time; and the
+    positions the dropped entries had.
 
     A few numbers are replaced between most merges; selecting the rest into new arrays
     held a second copy of the index, 100 MB at 100,000 articles.
     """
     keys, seqs = _own(keys), _own(seqs)
     kept = 0
+    dropped = [np.empty(0, np.intp)]
     for lo in range(0, len(seqs), STEP):
         keep = ~np.isin(seqs[lo : lo + STEP], gone)
+        dropped.append(np.flatnonzero(~keep) + lo)
         count = int(np.count_nonzero(keep))
         # Kept entries only move down (kept <= lo): the slice is read before it is written.
         keys[kept : kept + count] = keys[lo : lo + STEP][keep]
@@ -280,7 +344,7 @@ def drop_in_place(
         kept += count
     keys.resize(kept, refcheck=False)
     seqs.resize(kept, refcheck=False)
-    return keys, seqs
+    return keys, seqs, np.concatenate(dropped)
 
 
 def insert_in_place(array: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:

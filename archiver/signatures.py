@@ -17,6 +17,7 @@ commits.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 import numpy as np
@@ -56,6 +57,17 @@ def ensure_table(db: sqlite_utils.Database) -> None:
     db.execute("drop table if exists anchors")
 
 
+#: The path hash of a row without a raw file.
+NO_PATH = 0
+
+
+def path_key(raw_path: str | None) -> int:
+    """A raw file path's hash, as held in memory for its rows (NO_PATH: no path)."""
+    if raw_path is None:
+        return NO_PATH
+    return hash(raw_path) or 1
+
+
 def keys_of(fp: shingles.Fingerprint) -> np.ndarray:
     """The index keys of a fingerprint: its band keys, then its anchors."""
     return np.concatenate([fp.bands, fp.anchors])
@@ -89,9 +101,14 @@ class Signatures:
     def _reset(self) -> None:
         self.keys = KeyIndex()
         self.ids: dict[int, str] = {}  # seq -> article id of every indexed row
-        self.rows: dict[str, tuple[int, str | None]] = {}  # article -> (seq, raw file), all
-        # raw file -> the article signed from it, or the set of them (most files have one)
-        self.by_raw_path: dict[str, str | set[str]] = {}
+        self.rows: dict[str, int] = {}  # article -> seq, of every row
+        # The raw file of each row, by seq, as its path's hash (NO_PATH: none): a few
+        # hundred thousand paths would cost more than the index's keys. A lookup by
+        # path is confirmed against the row itself (see signed_from).
+        self.path_keys = array("q")
+        # raw file's hash -> the article signed from it, or the set of them (most files
+        # have one)
+        self.by_raw_path: dict[int, str | set[str]] = {}
         self.emptied: set[str] = set()  # articles whose row is emptied (forgotten)
         self.max_seq = 0
         self.stamp = 0  # every row stamped up to this one is known here
@@ -177,17 +194,22 @@ class Signatures:
 
     def _place(self, seq: int, article_id: str, raw_path: str | None) -> None:
         moved = self.rows.get(article_id)
-        if moved is not None and moved[0] != seq:  # deleted and written again elsewhere
-            self._unindex(moved[0])
-        self.rows[article_id] = (seq, raw_path)
-        if raw_path is not None:
-            found = self.by_raw_path.get(raw_path)
+        if moved is not None and moved != seq:  # deleted and written again elsewhere
+            self._unindex(moved)
+        self.rows[article_id] = seq
+        key = path_key(raw_path)
+        if seq >= len(self.path_keys):  # grown by half again, so appends stay linear
+            more = max(seq + 1 - len(self.path_keys), len(self.path_keys) // 2, 1024)
+            self.path_keys.frombytes(bytes(more * self.path_keys.itemsize))
+        self.path_keys[seq] = key
+        if key != NO_PATH:
+            found = self.by_raw_path.get(key)
             if found is None:
-                self.by_raw_path[raw_path] = article_id
+                self.by_raw_path[key] = article_id
             elif isinstance(found, set):
                 found.add(article_id)
             elif found != article_id:
-                self.by_raw_path[raw_path] = {found, article_id}
+                self.by_raw_path[key] = {found, article_id}
         self.max_seq = max(self.max_seq, seq)
 
     def _index(
@@ -216,8 +238,7 @@ class Signatures:
         keys: np.ndarray,
     ) -> None:
         """Record an article's signature (its band keys, then anchors, are ``keys``)."""
-        row = self.rows.get(article_id)
-        seq = row[0] if row is not None else self.max_seq + 1
+        seq = self.rows.get(article_id, self.max_seq + 1)
         self.stamp += 1
         self.pending[article_id] = (
             seq,
@@ -234,29 +255,40 @@ class Signatures:
 
     def forget(self, article_id: str) -> None:
         """Empty an article's row (it is gone, replaced, or has no words)."""
-        row = self.rows.get(article_id)
-        if row is None or article_id in self.emptied:
+        seq = self.rows.get(article_id)
+        if seq is None or article_id in self.emptied:
             return
         self.stamp += 1
-        self.pending[article_id] = (row[0], article_id, None, 0, b"", b"", FORGOTTEN, self.stamp)
-        self._index(row[0], article_id, None, None)
+        self.pending[article_id] = (seq, article_id, None, 0, b"", b"", FORGOTTEN, self.stamp)
+        self._index(seq, article_id, None, None)
         self.emptied.add(article_id)
 
-    def signed_from(self, raw_path: str) -> list[str]:
+    def signed_from(self, db: sqlite_utils.Database, raw_path: str) -> list[str]:
         """Articles whose current row was made from this raw file."""
-        found = self.by_raw_path.get(raw_path, ())
-        signed = (found,) if isinstance(found, str) else found
-        return sorted(a for a in signed if self.rows.get(a, (0, None))[1] == raw_path)
+        key = path_key(raw_path)
+        found = self.by_raw_path.get(key, ())
+        signed = [
+            a
+            for a in ((found,) if isinstance(found, str) else found)
+            if self.path_keys[self.rows[a]] == key
+        ]
+        return sorted(a for a in signed if self._raw_path(db, a) == raw_path)
+
+    def _raw_path(self, db: sqlite_utils.Database, article_id: str) -> str | None:
+        """The raw file of an article's current row: buffered here, else in the table."""
+        pending = self.pending.get(article_id)
+        if pending is not None:
+            return pending[2]
+        row = db.execute("select raw_path from minhash where article_id = ?", [article_id])
+        return (row.fetchone() or (None,))[0]
 
     def seq(self, article_id: str) -> int | None:
         """The ingest sequence of an article's row (None: it has none)."""
-        row = self.rows.get(article_id)
-        return row[0] if row is not None else None
+        return self.rows.get(article_id)
 
     def indexed(self, article_id: str) -> bool:
         """True when the article's signature is in the index (current parameters)."""
-        row = self.rows.get(article_id)
-        return row is not None and row[0] in self.ids
+        return self.rows.get(article_id) in self.ids
 
     def look_ahead(self, fingerprints: Iterable[shingles.Fingerprint]) -> None:
         """Probe the index for the keys of the next articles to link, in one go."""

@@ -150,6 +150,30 @@ def test_copy_ingested_in_a_later_run_is_linked(seeds_dir: Path, tmp_path: Path)
     assert rows(db, "select id, duplicate_of, similarity from articles order by id") == before
 
 
+def test_a_changed_file_replaces_only_its_own_signature_when_paths_share_a_hash(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The index keeps a hash of each raw path, not the path: two paths whose hashes
+    # agree must not be taken for one file. Here every path has the same hash.
+    monkeypatch.setattr(signatures, "path_key", lambda path: 0 if path is None else 7)
+    db = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    changed = seeds_dir / f"{SEED_NAMES[0]}.txt"
+    changed.write_text(made_up_story(1), encoding="utf-8")
+    archiver.ingest([seeds_dir], db=db, clean_dir=None)
+    # The other seeds kept their signatures: a copy of one is still found.
+    seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
+    later = tmp_path / "later"
+    later.mkdir()
+    copy = later / "copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    archiver.ingest([later], db=db, clean_dir=None)
+    assert article_of(db, copy)[1] == article_of(db, seed)[0]
+    assert rows(db, "select count(*) from minhash where params = ?", (signatures.FORGOTTEN,)) == [
+        (1,)
+    ]
+
+
 def test_an_archive_indexed_by_an_older_version_is_flagged_then_reindexed(
     seeds_dir: Path, tmp_path: Path
 ) -> None:
@@ -593,6 +617,28 @@ def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
     assert found_ahead_somewhere
 
 
+def test_keys_of_one_bucket_are_told_apart_by_their_low_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The arrays keep a key's top bits only as the bucket it sits in: keys of one bucket
+    # (and keys of other buckets with the same low bits) must still find only their own.
+    monkeypatch.setattr(keyindex.KeyIndex, "MIN_PENDING", 50)
+    rng = np.random.default_rng(9)
+    lows = rng.integers(0, 2**32, size=600, dtype=np.int64)
+    same_bucket = (np.int64(0x1234) << np.int64(48)) | lows[:400]
+    same_lows = (rng.integers(0, 2**15, size=200, dtype=np.int64) << np.int64(48)) | lows[:200]
+    keys = np.concatenate([same_bucket, same_lows])
+    index = keyindex.KeyIndex()
+    index.add_many(np.arange(300), keys[:300])
+    for seq in range(300, 600):
+        index.add(seq, keys[seq : seq + 1])
+    index._merge()
+    found = index.lookup(keys)
+    assert sorted(found) == [(seq, seq) for seq in range(600)]
+    strangers = (np.int64(0x1234) << np.int64(48)) | (lows[:400] ^ np.int64(1))
+    assert index.lookup(strangers[~np.isin(strangers, keys)]) == []
+
+
 def test_a_filter_rebuilt_a_slice_at_a_time_lets_every_key_be_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -642,8 +688,10 @@ def test_entries_of_replaced_numbers_dropped_in_place_leave_the_rest_in_order(
         seqs = rng.integers(0, 10, size).astype(keyindex.SEQ_TYPE)
         keep = ~np.isin(seqs, gone)
         expected = (keys[keep].tolist(), seqs[keep].tolist())
-        kept_keys, kept_seqs = keyindex.drop_in_place(keys, seqs, np.array(gone, np.int64))
+        dropped_at = np.flatnonzero(~keep).tolist()
+        kept_keys, kept_seqs, dropped = keyindex.drop_in_place(keys, seqs, np.array(gone, np.int64))
         assert (kept_keys.tolist(), kept_seqs.tolist()) == expected
+        assert dropped.tolist() == dropped_at
         assert kept_seqs.dtype == keyindex.SEQ_TYPE
 
 
