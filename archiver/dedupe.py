@@ -130,10 +130,18 @@ class _Comparison:
         return self.texts.get(key, "")
 
     def set_of(self, key: str) -> np.ndarray:
-        """An article's shingle set."""
-        if key not in self.sets:
-            self.sets[key] = shingles.shingle_set(self.text(key))
-        return self.sets[key]
+        """An article's shingle set: made lately, or as signed, or made from its text."""
+        found = self.sets.get(key)
+        if found is None:
+            text = self.text(key)
+            found = shingles.recent_set(text)
+            if found is None:
+                digest = shingles.text_digest(text)
+                found = _signatures(self.db).stored_set(self.db, key, digest)
+            if found is None:
+                found = shingles.shingle_set(text)
+            self.sets[key] = found
+        return found
 
     def verdict(self, a: str, b: str) -> shingles.Verdict:
         """How two articles compare (the excerpt test reads both in reading order)."""
@@ -200,7 +208,7 @@ def _link(
     # Only a linked article can be a canonical, and every linked article has a row: an
     # article stored unlinked without a row has no copies yet.
     new = just_saved and sigs.seq(article_id) is None
-    sigs.put(article_id, raw_path, fp, keys)
+    sigs.put(article_id, raw_path, fp, keys, shingles.text_digest(text))
     seen = _Comparison(db, article_id, text)
     seen.sets[article_id] = fp.shingles
     seen.in_order[article_id] = fp.ordered

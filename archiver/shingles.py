@@ -15,6 +15,7 @@ Words are hashed in NumPy, many texts at once when the writer prefetches them.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -424,6 +425,16 @@ class _RecentSets:
 _RECENT_SETS = _RecentSets()
 # The fingerprints of the last prefetched texts, by text.
 _PREFETCHED: dict[str, Fingerprint] = {}
+
+
+def recent_set(text: str) -> np.ndarray | None:
+    """The shingle set of a text seen lately (None: not among them)."""
+    return _RECENT_SETS.get(text)
+
+
+def text_digest(text: str) -> bytes:
+    """A digest of a text, stored with its shingle set to tell that the set is its own."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def shingle_set(text: str) -> np.ndarray:

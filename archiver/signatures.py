@@ -2,7 +2,10 @@
 
 The ``minhash`` table holds one row per article: its MinHash signature and anchor
 shingles (blobs, made by :mod:`archiver.shingles`), its ingest sequence ``seq`` and a
-``stamp`` raised by every write to the row. A forgotten article keeps its row, emptied,
+``stamp`` raised by every write to the row. It also keeps the article's whole shingle set
+and a digest of the text it was made from: verifying a candidate needs its set, and
+reading it back costs a few percent of making it again from the text (which, in a large
+archive, was a third of the writer's time). A forgotten article keeps its row, emptied,
 so that forgetting raises a stamp too. The persisted signatures are what lets a later
 ingest find the copies of earlier articles without recomputing the corpus.
 
@@ -43,12 +46,18 @@ def ensure_table(db: sqlite_utils.Database) -> None:
             signature blob not null,
             anchors blob not null,
             params text not null,
-            stamp integer)"""
+            stamp integer,
+            shingle_set blob,
+            text_digest blob)"""
     )
     columns = {row[1] for row in db.execute("pragma table_info(minhash)").fetchall()}
     if "stamp" not in columns:  # an archive made before stamps: number its rows once
         db.execute("alter table minhash add column stamp integer")
         db.execute("update minhash set stamp = seq")
+    # Older rows have no set: it is made from the text when needed, as it always was.
+    for column in ("shingle_set", "text_digest"):
+        if column not in columns:
+            db.execute(f"alter table minhash add column {column} blob")
     db.execute("create index if not exists minhash_stamp on minhash(stamp)")
     # Older archives kept band and anchor rows, and looked rows up by raw file: the
     # index in memory replaced them.
@@ -236,8 +245,10 @@ class Signatures:
         raw_path: str | None,
         fp: shingles.Fingerprint,
         keys: np.ndarray,
+        digest: bytes,
     ) -> None:
-        """Record an article's signature (its band keys, then anchors, are ``keys``)."""
+        """Record an article's signature (its band keys, then anchors, are ``keys``),
+        made from a text with this digest (:func:`shingles.text_digest`)."""
         seq = self.rows.get(article_id, self.max_seq + 1)
         self.stamp += 1
         self.pending[article_id] = (
@@ -249,6 +260,8 @@ class Signatures:
             fp.anchors.tobytes(),
             shingles.PARAMS_VERSION,
             self.stamp,
+            fp.shingles.tobytes(),
+            digest,
         )
         self._index(seq, article_id, raw_path, keys)
         self.emptied.discard(article_id)
@@ -259,7 +272,8 @@ class Signatures:
         if seq is None or article_id in self.emptied:
             return
         self.stamp += 1
-        self.pending[article_id] = (seq, article_id, None, 0, b"", b"", FORGOTTEN, self.stamp)
+        empty = (None, 0, b"", b"", FORGOTTEN, self.stamp, None, None)
+        self.pending[article_id] = (seq, article_id, *empty)
         self._index(seq, article_id, None, None)
         self.emptied.add(article_id)
 
@@ -281,6 +295,22 @@ class Signatures:
             return pending[2]
         row = db.execute("select raw_path from minhash where article_id = ?", [article_id])
         return (row.fetchone() or (None,))[0]
+
+    def stored_set(
+        self, db: sqlite_utils.Database, article_id: str, digest: bytes
+    ) -> np.ndarray | None:
+        """An article's shingle set as signed, if made from the text with this digest."""
+        row = self.pending.get(article_id)
+        if row is None:
+            row = db.execute(
+                "select shingle_set, text_digest, params from minhash where article_id = ?",
+                [article_id],
+            ).fetchone()
+        else:
+            row = (row[8], row[9], row[6])
+        if row is None or row[0] is None or row[1] != digest or row[2] != shingles.PARAMS_VERSION:
+            return None
+        return np.frombuffer(row[0], np.uint64)
 
     def seq(self, article_id: str) -> int | None:
         """The ingest sequence of an article's row (None: it has none)."""
@@ -321,14 +351,16 @@ class Signatures:
             # unless another connection wrote since the sync (then rebuild at the next one).
             rows = sorted(self.pending.values(), key=lambda row: row[7])
             db.conn.executemany(
-                """insert into minhash
-                     (article_id, raw_path, shingles, signature, anchors, params, stamp)
-                   values (?, ?, ?, ?, ?, ?, (select coalesce(max(stamp), 0) + 1 from minhash))
+                """insert into minhash (article_id, raw_path, shingles, signature, anchors,
+                     params, shingle_set, text_digest, stamp)
+                   values (?, ?, ?, ?, ?, ?, ?, ?,
+                     (select coalesce(max(stamp), 0) + 1 from minhash))
                    on conflict(article_id) do update set raw_path = excluded.raw_path,
                      shingles = excluded.shingles, signature = excluded.signature,
                      anchors = excluded.anchors, params = excluded.params,
+                     shingle_set = excluded.shingle_set, text_digest = excluded.text_digest,
                      stamp = excluded.stamp""",
-                [row[1:7] for row in rows],
+                [(*row[1:7], *row[8:10]) for row in rows],
             )
             newest = db.execute(
                 "select (select max(seq) from minhash), stamp, article_id from minhash "

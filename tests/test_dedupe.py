@@ -150,6 +150,35 @@ def test_copy_ingested_in_a_later_run_is_linked(seeds_dir: Path, tmp_path: Path)
     assert rows(db, "select id, duplicate_of, similarity from articles order by id") == before
 
 
+def test_a_signed_shingle_set_is_read_back_only_for_the_text_it_was_made_from(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "a.db"
+    archiver.ingest([seeds_dir], db=db_path, clean_dir=None)
+    seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
+    seed_id, _, _, text = article_of(db_path, seed)
+    db = sqlite_utils.Database(db_path)
+    sigs = signatures.Signatures()
+    sigs.sync(db)
+    stored = sigs.stored_set(db, seed_id, shingles.text_digest(text))
+    assert stored is not None and stored.tolist() == shingles.shingle_set(text).tolist()
+    assert sigs.stored_set(db, seed_id, shingles.text_digest(text + " More words.")) is None
+    # A text changed behind the index's back is compared as it now reads: a copy of what
+    # it said before is not linked to it.
+    other = (seeds_dir / f"{SEED_NAMES[3]}.txt").read_text(encoding="utf-8")
+    changed = archiver.clean(other).text + "\n\nA last line that no text in this run had."
+    db.execute("update articles set text = ? where id = ?", [changed, seed_id])
+    db.conn.commit()
+    db.close()
+    later = tmp_path / "later"
+    later.mkdir()
+    copy = later / "copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    archiver.ingest([later], db=db_path, clean_dir=None)
+    assert article_of(db_path, copy)[1] is None
+    assert article_of(db_path, seed)[1] is None
+
+
 def test_a_changed_file_replaces_only_its_own_signature_when_paths_share_a_hash(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
