@@ -107,6 +107,14 @@ def test_search_finds_the_right_articles_with_facets(datasette_url: str) -> None
     assert facets["language"]["results"][0]["value"] == "en"
 
 
+def test_the_binary_signature_table_is_kept_out_of_the_table_list(datasette_url: str) -> None:
+    tables = {t["name"]: t for t in _get(datasette_url + "/archive.json")["tables"]}
+    assert not tables["articles"]["hidden"]
+    assert tables["minhash"]["hidden"]
+    # Still there for whoever asks for it.
+    assert _get(datasette_url + "/archive/minhash.json?_size=1")["rows"]
+
+
 def test_published_facet_counts_months_and_filters_by_month(datasette_url: str) -> None:
     data = _get(datasette_url + "/archive/articles.json?_shape=objects")
     facet = data["facet_results"]["published"]
