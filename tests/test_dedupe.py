@@ -106,6 +106,16 @@ def article_of(db: Path, raw_path: Path) -> tuple:
     return found[0]
 
 
+def ingest_copy_later(tmp_path: Path, db: Path, seed: Path) -> tuple[Path, Path]:
+    """Ingest a syndicated copy of a seed in a run of its own: (its folder, the copy)."""
+    later = tmp_path / "later"
+    later.mkdir()
+    copy = later / "copy.txt"
+    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    archiver.ingest([later], db=db, clean_dir=None)
+    return later, copy
+
+
 def test_five_seeds_stay_five_stories(seeds_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     archiver.ingest([seeds_dir], db=db, clean_dir=None)
@@ -138,11 +148,7 @@ def test_copy_ingested_in_a_later_run_is_linked(seeds_dir: Path, tmp_path: Path)
     db = tmp_path / "a.db"
     archiver.ingest([seeds_dir], db=db, clean_dir=None)
     seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
-    later = tmp_path / "later"
-    later.mkdir()
-    copy = later / "copy.txt"
-    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
-    archiver.ingest([later], db=db, clean_dir=None)
+    later, copy = ingest_copy_later(tmp_path, db, seed)
     assert article_of(db, copy)[1] == article_of(db, seed)[0]
     # A third run over everything changes no link.
     before = rows(db, "select id, duplicate_of, similarity from articles order by id")
@@ -170,11 +176,7 @@ def test_a_signed_shingle_set_is_read_back_only_for_the_text_it_was_made_from(
     db.execute("update articles set text = ? where id = ?", [changed, seed_id])
     db.conn.commit()
     db.close()
-    later = tmp_path / "later"
-    later.mkdir()
-    copy = later / "copy.txt"
-    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
-    archiver.ingest([later], db=db_path, clean_dir=None)
+    _, copy = ingest_copy_later(tmp_path, db_path, seed)
     assert article_of(db_path, copy)[1] is None
     assert article_of(db_path, seed)[1] is None
 
@@ -192,11 +194,7 @@ def test_a_changed_file_replaces_only_its_own_signature_when_paths_share_a_hash(
     archiver.ingest([seeds_dir], db=db, clean_dir=None)
     # The other seeds kept their signatures: a copy of one is still found.
     seed = seeds_dir / f"{SEED_NAMES[2]}.txt"
-    later = tmp_path / "later"
-    later.mkdir()
-    copy = later / "copy.txt"
-    copy.write_text(syndicated_copy(seed.read_text(encoding="utf-8")), encoding="utf-8")
-    archiver.ingest([later], db=db, clean_dir=None)
+    _, copy = ingest_copy_later(tmp_path, db, seed)
     assert article_of(db, copy)[1] == article_of(db, seed)[0]
     assert rows(db, "select count(*) from minhash where params = ?", (signatures.FORGOTTEN,)) == [
         (1,)
