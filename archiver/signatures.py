@@ -345,11 +345,14 @@ class Signatures:
     def flush(self, db: sqlite_utils.Database) -> None:
         """Write the buffered rows (in the transaction that made them)."""
         if self.pending:
-            # SQLite numbers the rows and stamps them (one above the highest), in the order
-            # they were made here: one stamp per row, from the stamp at the sync on (an
-            # article put twice in the batch is one row, though it took two stamps here),
-            # unless another connection wrote since the sync (then rebuild at the next one).
-            rows = sorted(self.pending.values(), key=lambda row: row[7])
+            # SQLite numbers new rows (one above the highest) in the order they are
+            # written, so they are written in the order of the numbers given here, which
+            # follow each article's first put (an article put again later in the batch
+            # keeps its number). It stamps them one above the highest too: one stamp per
+            # row, from the stamp at the sync on (an article put twice in the batch is one
+            # row, though it took two stamps here), unless another connection wrote since
+            # the sync (then rebuild at the next one).
+            rows = sorted(self.pending.values(), key=lambda row: row[0])
             db.conn.executemany(
                 """insert into minhash (article_id, raw_path, shingles, signature, anchors,
                      params, shingle_set, text_digest, stamp)

@@ -745,3 +745,43 @@ def test_the_same_page_twice_in_one_batch_keeps_the_index_in_step(
     assert len(builds) == 1  # when the archive was first opened
     assert linked_to(tmp_path / "a.db", copy) == page.id
     db.close()
+
+
+def test_an_article_signed_again_after_another_in_one_batch_keeps_its_number(
+    tmp_path: Path,
+) -> None:
+    # The index numbers rows as SQLite will; an article signed a second time later in
+    # the batch keeps the number of its first signing, so the rows must be written in
+    # that order, or the index and the table disagree on whose row is whose.
+    path = tmp_path / "a.db"
+    db, other = sqlite_utils.Database(path), sqlite_utils.Database(path)
+    signatures.ensure_table(db)
+    texts = {"first": " ".join(story_paragraphs(1)), "second": " ".join(story_paragraphs(2))}
+
+    def sign(sigs: signatures.Signatures, article: str, raw_path: str) -> None:
+        fp = shingles.fingerprint(texts[article])
+        assert fp is not None
+        digest = shingles.text_digest(texts[article])
+        sigs.put(article, raw_path, fp, signatures.keys_of(fp), digest)
+
+    sigs = signatures.Signatures()
+    sigs.sync(db)
+    sign(sigs, "first", "first.txt")
+    sign(sigs, "second", "second.txt")
+    sign(sigs, "first", "first.txt")
+    sigs.flush(db)
+    db.conn.commit()
+    table = dict(db.execute("select article_id, seq from minhash").fetchall())
+    assert table == {"first": sigs.seq("first"), "second": sigs.seq("second")}
+    # Another writer signs "second" again from another file: "first" is still known as
+    # signed from its own file.
+    theirs = signatures.Signatures()
+    theirs.sync(other)
+    sign(theirs, "second", "second-moved.txt")
+    theirs.flush(other)
+    other.conn.commit()
+    sigs.sync(db)
+    assert sigs.signed_from(db, "first.txt") == ["first"]
+    assert sigs.signed_from(db, "second-moved.txt") == ["second"]
+    db.close()
+    other.close()
