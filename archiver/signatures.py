@@ -4,8 +4,8 @@ The ``minhash`` table holds one row per article: its MinHash signature and ancho
 shingles (blobs, made by :mod:`archiver.shingles`), its ingest sequence ``seq`` and a
 ``stamp`` raised by every write to the row. It also keeps the article's whole shingle set
 and a digest of the text it was made from: verifying a candidate needs its set, and
-reading it back costs a few percent of making it again from the text (which, in a large
-archive, was a third of the writer's time). A forgotten article keeps its row, emptied,
+reading it back costs a tenth or less of making it again from the text (which, in a large
+archive, took a third of the writer's main thread). A forgotten article keeps its row, emptied,
 so that forgetting raises a stamp too. The persisted signatures are what lets a later
 ingest find the copies of earlier articles without recomputing the corpus.
 
