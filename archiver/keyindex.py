@@ -28,7 +28,6 @@ BUCKET_BITS = 16
 BUCKETS = 1 << BUCKET_BITS
 _LOW = np.uint64(0xFFFFFFFF)
 _TOP_SHIFT = np.uint64(64 - BUCKET_BITS)
-_TOP_MASK = np.uint64(((1 << BUCKET_BITS) - 1) << (64 - BUCKET_BITS))
 
 
 def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,10 +36,22 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (unsigned >> _TOP_SHIFT).astype(np.intp), (unsigned & _LOW).astype(np.uint32)
 
 
-def _filter_words(keys: np.ndarray) -> np.ndarray:
-    """The kept bits of each key, top bits first (the filter takes the topmost)."""
+def _codes(buckets: np.ndarray, lows: np.ndarray) -> np.ndarray:
+    """The kept bits of each entry as one number (bucket, then low bits): the arrays'
+    sort order."""
+    return (buckets.astype(np.uint64) << np.uint64(32)) | lows.astype(np.uint64)
+
+
+def _filter_words(codes: np.ndarray) -> np.ndarray:
+    """Kept bits moved to the top of 64 (the filter takes the topmost)."""
+    return codes << np.uint64(64 - BUCKET_BITS - 32)
+
+
+def _key_words(keys: np.ndarray) -> np.ndarray:
+    """``_filter_words(_codes(*split_keys(keys)))``, in fewer passes: every probe runs it."""
     unsigned = keys.view(np.uint64)
-    return (unsigned & _TOP_MASK) | ((unsigned & _LOW) << np.uint64(64 - BUCKET_BITS - 32))
+    top = (unsigned >> _TOP_SHIFT) << _TOP_SHIFT
+    return top | _filter_words(unsigned & _LOW)
 
 
 class KeyIndex:
@@ -49,7 +60,7 @@ class KeyIndex:
     The entries sit in two NumPy arrays (the keys' low 32 bits, numbers) sorted by bucket
     (the keys' top BUCKET_BITS), then by those low bits, where ``_starts[b]`` is the
     first entry of bucket b; they are probed by a binary search within each query's
-    bucket, many queries at once. The newest entries sit in a dict. The dict is merged into the arrays
+    bucket, many queries at once. The newest entries sit in a dict, merged into the arrays
     when it holds more than 1 / PENDING_SHARE of their entries: each merge is linear, and
     the arrays grow by a constant factor between merges, so adding n entries costs O(n)
     moves in all (PENDING_SHARE + 1 per entry). A number whose keys were replaced (or
@@ -119,7 +130,7 @@ class KeyIndex:
         """The filter bit of each key; kept for the same keys probed, then added."""
         found, log2, tops = self._last_tops
         if found is not keys or log2 != self._filter_log2:
-            tops = (_filter_words(keys) >> np.uint64(64 - self._filter_log2)).tolist()
+            tops = (_key_words(keys) >> np.uint64(64 - self._filter_log2)).tolist()
             self._last_tops = (keys, self._filter_log2, tops)
         return tops
 
@@ -146,10 +157,9 @@ class KeyIndex:
         self._filter = bytearray(1 << (self._filter_log2 - 3))
         for start in range(0, len(self._lows), self.MARK_KEYS):
             end = min(start + self.MARK_KEYS, len(self._lows))
-            buckets = self._buckets_at(np.arange(start, end)).astype(np.uint64)
-            lows = self._lows[start:end].astype(np.uint64)
-            self._mark((buckets << _TOP_SHIFT) | (lows << np.uint64(64 - BUCKET_BITS - 32)))
-        self._mark(_filter_words(np.fromiter(self._pending, np.int64, len(self._pending))))
+            buckets = self._buckets_at(np.arange(start, end))
+            self._mark(_filter_words(_codes(buckets, self._lows[start:end])))
+        self._mark(_key_words(np.fromiter(self._pending, np.int64, len(self._pending))))
 
     def _buckets_at(self, positions: np.ndarray) -> np.ndarray:
         """The bucket of the entries at these positions of the arrays."""
@@ -175,7 +185,7 @@ class KeyIndex:
 
     def add_many(self, seqs: np.ndarray, keys: np.ndarray) -> None:
         """Index many new (number, key) pairs at once (building an index from storage)."""
-        self._mark(_filter_words(keys.astype(np.int64)))
+        self._mark(_key_words(keys.astype(np.int64)))
         self._merge(seqs.astype(SEQ_TYPE), keys.astype(np.int64))
 
     def replace(self, seq: int, keys: np.ndarray) -> None:
@@ -199,7 +209,7 @@ class KeyIndex:
             return
         queries = np.concatenate(batch)
         ends = np.cumsum([len(b) for b in batch]).tolist()
-        at, bit = self._bits(_filter_words(queries))
+        at, bit = self._bits(_key_words(queries))
         maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
         found: list[list[tuple[int, int]]] = [[] for _ in batch]
         owner, first, probed = 0, 0, maybe.tolist()
@@ -302,8 +312,7 @@ class KeyIndex:
             new_seqs = np.concatenate([new_seqs, again[:, 1].astype(SEQ_TYPE)])
             self._replaced = {}
         buckets, lows = split_keys(new_keys)
-        codes = (buckets.astype(np.uint64) << np.uint64(32)) | lows
-        order = np.argsort(codes, kind="stable")  # the newest of equal keys last
+        order = np.argsort(_codes(buckets, lows), kind="stable")  # the newest of equal last
         buckets, lows, new_seqs = buckets[order], lows[order], new_seqs[order]
         at = self._search(buckets, lows.astype(np.int64) + 1)  # after the equal entries
         self._lows = insert_in_place(self._lows, at, lows)

@@ -66,6 +66,14 @@ def ensure_table(db: sqlite_utils.Database) -> None:
     db.execute("drop table if exists anchors")
 
 
+#: Where each column sits in a buffered row (see Signatures.put).
+_PENDING_AT = {
+    name: at
+    for at, name in enumerate(
+        ("seq", "article_id", "raw_path", "shingles", "signature", "anchors", "params",
+         "stamp", "shingle_set", "text_digest")
+    )
+}  # fmt: skip
 #: The path hash of a row without a raw file.
 NO_PATH = 0
 
@@ -286,31 +294,29 @@ class Signatures:
             for a in ((found,) if isinstance(found, str) else found)
             if self.path_keys[self.rows[a]] == key
         ]
-        return sorted(a for a in signed if self._raw_path(db, a) == raw_path)
-
-    def _raw_path(self, db: sqlite_utils.Database, article_id: str) -> str | None:
-        """The raw file of an article's current row: buffered here, else in the table."""
-        pending = self.pending.get(article_id)
-        if pending is not None:
-            return pending[2]
-        row = db.execute("select raw_path from minhash where article_id = ?", [article_id])
-        return (row.fetchone() or (None,))[0]
+        return sorted(a for a in signed if self._current(db, a, "raw_path")[0] == raw_path)
 
     def stored_set(
         self, db: sqlite_utils.Database, article_id: str, digest: bytes
     ) -> np.ndarray | None:
         """An article's shingle set as signed, if made from the text with this digest."""
-        row = self.pending.get(article_id)
-        if row is None:
-            row = db.execute(
-                "select shingle_set, text_digest, params from minhash where article_id = ?",
-                [article_id],
-            ).fetchone()
-        else:
-            row = (row[8], row[9], row[6])
-        if row is None or row[0] is None or row[1] != digest or row[2] != shingles.PARAMS_VERSION:
+        found, made_from, params = self._current(
+            db, article_id, "shingle_set", "text_digest", "params"
+        )
+        if found is None or made_from != digest or params != shingles.PARAMS_VERSION:
             return None
-        return np.frombuffer(row[0], np.uint64)
+        return np.frombuffer(found, np.uint64)
+
+    def _current(self, db: sqlite_utils.Database, article_id: str, *columns: str) -> tuple:
+        """Columns of an article's current row (None each if it has none): buffered here,
+        else in the table."""
+        pending = self.pending.get(article_id)
+        if pending is not None:
+            return tuple(pending[_PENDING_AT[column]] for column in columns)
+        row = db.execute(
+            f"select {', '.join(columns)} from minhash where article_id = ?", [article_id]
+        ).fetchone()
+        return tuple(row) if row is not None else (None,) * len(columns)
 
     def seq(self, article_id: str) -> int | None:
         """The ingest sequence of an article's row (None: it has none)."""
