@@ -15,11 +15,11 @@ writer's next batch does not wait for the file system: creating a file costs fro
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
 import sqlite3
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -69,15 +69,43 @@ def clean_text(title: str | None, text: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a file by rename, so a reader or a crash never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".txt")
+    data = text.encode("utf-8")
+    # Plain system calls, four a file: open, write, close, rename. A file object (or
+    # mkstemp) adds as many again (stat, isatty, seek, getpid), and in a virtual machine
+    # each costs 10 to 20 microseconds: writing a clean file took twice as long.
+    fd, tmp = _create_temporary(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+# O_EXCL: a name that is taken (left by a crashed run, or another machine's process
+# with the same id on a shared folder) is never written into; the next number is tried.
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_TMP_NUMBERS = itertools.count()
+_TMP_ATTEMPTS = 100
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path`` to write it in, open for writing: (descriptor, path)."""
+    for _ in range(_TMP_ATTEMPTS):
+        tmp = path.with_name(f".tmp-{os.getpid()}-{next(_TMP_NUMBERS)}-{path.name}")
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o644), tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)  # once per folder, not per file
+            return os.open(tmp, _TMP_FLAGS, 0o644), tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def read_outbox(conn: sqlite3.Connection) -> list[OutboxEntry]:

@@ -9,6 +9,7 @@ are in flight, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import threading
@@ -19,11 +20,19 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 R = TypeVar("R")
+#: Tasks sent to a pool worker together, each a tuple of a function's arguments.
+Chunk = tuple[tuple[Any, ...], ...]
+#: Each task's outcome in a chunk: (True, its result) or (False, the error it raised).
+Outcomes = list[tuple[bool, Any]]
 
 # Tasks in flight per worker: enough to keep workers busy while the writer commits a
 # batch and writes its clean files. With 8, the writer of a two-worker run of text
 # dumps still waited 3 s of 16 s for results; with 32, 1 s (most of it the pool's start).
 TASKS_PER_WORKER = 32
+# Tasks a pool worker is sent at once. Each hand-over wakes two of the writer's threads
+# (the pool's feeder and its result reader) and takes the GIL from the writer's own work,
+# which cost the writer of a two-worker run of text dumps more than a millisecond a page.
+TASKS_PER_CHUNK = 8
 # Below this many inputs a process pool costs more to start than it saves.
 MIN_INPUTS_FOR_POOL = 16
 
@@ -134,25 +143,61 @@ def _pool_map(
 ) -> Iterator[R]:
     """A local pool that outlives its workers: a worker that dies costs one task at most.
 
-    A worker killed (by the out-of-memory killer, or a crash in a parser) breaks the whole
-    pool, and its unfinished tasks with it. Those that may have reached a worker are run
-    again alone, so that only a task that kills its worker again is given up (its result
-    is ``on_crash(*task)``); the others go on in a new pool, in their order.
+    Tasks go to the workers in chunks (see TASKS_PER_CHUNK); a task's own error is
+    raised in its turn, as a one-task-at-a-time run would raise it.
     """
+    for outcomes in _pool_map_chunks(fn, _chunked(tasks, TASKS_PER_CHUNK), workers, on_crash):
+        for done, value in outcomes:
+            if not done:
+                raise value
+            yield value
+
+
+def _chunked(tasks: Iterable[tuple[Any, ...]], size: int) -> Iterator[Chunk]:
+    """The tasks in chunks of ``size`` (the last one shorter), lazily."""
     queue = iter(tasks)
-    window = workers * TASKS_PER_WORKER
-    # Each entry is a task and its future; None for a task still to submit.
-    pending: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
+    while chunk := tuple(itertools.islice(queue, size)):
+        yield chunk
+
+
+def run_chunk(fn: Callable[..., R], chunk: Chunk) -> Outcomes:
+    """Run each task of a chunk in a worker: (True, result) or (False, the task's error)."""
+    outcomes: Outcomes = []
+    for task in chunk:
+        try:
+            outcomes.append((True, fn(*task)))
+        except Exception as exc:  # the others' results must not be lost with it
+            outcomes.append((False, exc))
+    return outcomes
+
+
+def _pool_map_chunks(
+    fn: Callable[..., R],
+    chunks: Iterator[Chunk],
+    workers: int,
+    on_crash: Callable[..., R] | None,
+) -> Iterator[Outcomes]:
+    """The outcomes of each chunk, in order, from pools made again when one breaks.
+
+    A worker killed (by the out-of-memory killer, or a crash in a parser) breaks the whole
+    pool, and its unfinished chunks with it. Those that may have reached a worker are run
+    again alone, and a chunk that kills its worker again is split into its tasks, each run
+    alone, so that only a task that kills its worker again is given up (its result is
+    ``on_crash(*task)``); the others go on in a new pool, in their order.
+    """
+    window = max(1, workers * TASKS_PER_WORKER // TASKS_PER_CHUNK)
+    # Each entry is a chunk and its future; None for a chunk still to submit.
+    pending: deque[tuple[Chunk, Future[Outcomes] | None]] = deque()
     while True:
         with _new_pool(workers) as pool:
-            # The broken pool's tasks that never reached it go first, in their order.
-            pending = deque((t, f if f is not None else _submit(pool, fn, t)) for t, f in pending)
+            # The broken pool's chunks that never reached it go first, in their order.
+            pending = deque((c, f if f is not None else _submit(pool, fn, c)) for c, f in pending)
             broken = any(f is None for _, f in pending)
             while True:
                 while not broken and len(pending) < window:
-                    if (task := next(queue, None)) is None:
+                    if (chunk := next(chunks, None)) is None:
                         break
-                    pending.append((task, _submit(pool, fn, task)))
+                    pending.append((chunk, _submit(pool, fn, chunk)))
                     broken = pending[-1][1] is None
                 if not pending:
                     return
@@ -165,11 +210,11 @@ def _pool_map(
 
 
 def _submit(
-    pool: ProcessPoolExecutor, fn: Callable[..., R], task: tuple[Any, ...]
-) -> Future[R] | None:
-    """The task's future, or None when the pool is broken already."""
+    pool: ProcessPoolExecutor, fn: Callable[..., Any], chunk: Chunk
+) -> Future[Outcomes] | None:
+    """The chunk's future, or None when the pool is broken already."""
     try:
-        return pool.submit(fn, *task)
+        return pool.submit(run_chunk, fn, chunk)
     except BrokenExecutor:
         return None
 
@@ -183,9 +228,9 @@ def _lost(future: Future[Any] | None) -> bool:
 
 
 def _suspects(workers: int) -> int:
-    """How many of a broken pool's first unfinished tasks may have reached a worker.
+    """How many of a broken pool's first unfinished chunks may have reached a worker.
 
-    One running in each worker, and the pool's call queue: a task per worker and one
+    One running in each worker, and the pool's call queue: a chunk per worker and one
     more (ProcessPoolExecutor's EXTRA_QUEUED_CALLS). The later ones never left here.
     """
     return 2 * workers + 1
@@ -193,48 +238,53 @@ def _suspects(workers: int) -> int:
 
 def _settle(
     fn: Callable[..., R],
-    pending: deque[tuple[tuple[Any, ...], Future[R] | None]],
+    pending: deque[tuple[Chunk, Future[Outcomes] | None]],
     suspects: int,
     on_crash: Callable[..., R] | None,
-) -> deque[tuple[tuple[Any, ...], Future[R] | None]]:
-    """The tasks of a broken pool: results kept, suspects run alone, the rest to resubmit."""
-    settled: deque[tuple[tuple[Any, ...], Future[R] | None]] = deque()
+) -> deque[tuple[Chunk, Future[Outcomes] | None]]:
+    """The chunks of a broken pool: results kept, suspects run alone, the rest to resubmit."""
+    settled: deque[tuple[Chunk, Future[Outcomes] | None]] = deque()
     alone = _Alone()
     try:
-        for task, future in pending:
+        for chunk, future in pending:
             if not _lost(future):
-                settled.append((task, future))  # finished before the break, or failed on its own
+                settled.append((chunk, future))  # finished before the break
             elif future is not None and suspects > 0:
                 suspects -= 1
-                settled.append((task, alone.run(fn, task, on_crash)))
+                settled.append((chunk, alone.run(fn, chunk, on_crash)))
             else:
-                settled.append((task, None))
+                settled.append((chunk, None))
     finally:
         alone.close()
     return settled
 
 
 class _Alone:
-    """Runs tasks one at a time, each in the one worker of a pool of its own."""
+    """Runs chunks one at a time, each in the one worker of a pool of its own."""
 
     def __init__(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
 
     def run(
-        self, fn: Callable[..., R], task: tuple[Any, ...], on_crash: Callable[..., R] | None
-    ) -> Future[R]:
-        """The task's outcome as a done future; a second death gives ``on_crash(*task)``."""
-        done: Future[R] = Future()
+        self, fn: Callable[..., R], chunk: Chunk, on_crash: Callable[..., R] | None
+    ) -> Future[Outcomes]:
+        """The chunk's outcomes as a done future; a task's second death gives ``on_crash(*task)``."""
+        done: Future[Outcomes] = Future()
         self.pool = self.pool or _new_pool(1)
         try:
-            done.set_result(self.pool.submit(fn, *task).result())
+            done.set_result(self.pool.submit(run_chunk, fn, chunk).result())
         except BrokenExecutor:
             self.close()
+            if len(chunk) > 1:
+                # One of its tasks killed the worker again: each alone finds which.
+                alone = [self.run(fn, (task,), on_crash).result() for task in chunk]
+                done.set_result([outcome for outcomes in alone for outcome in outcomes])
             # A worker that dies whatever it runs (its start fails) is no fault of the task.
-            if on_crash is None or not _workers_survive():
+            elif on_crash is None or not _workers_survive():
                 raise
-            done.set_result(on_crash(*task))
-        except Exception as exc:  # the task's own error, raised in its turn
+            else:
+                done.set_result([(True, on_crash(*chunk[0]))])
+        except Exception as exc:  # the pool's own error (a chunk that cannot be sent)
             done.set_exception(exc)
         return done
 

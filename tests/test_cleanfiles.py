@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from contextlib import closing
 from pathlib import Path
 
@@ -101,3 +103,35 @@ def test_a_file_an_article_still_names_is_never_removed(seeds_dir: Path, tmp_pat
         cleanfiles.apply_entry(conn, clean, removal)
         assert not (clean / name).exists()
     assert len(list(clean.glob("*.txt"))) == 4
+
+
+def test_a_clean_file_is_readable_by_others_as_any_new_file_is(tmp_path: Path) -> None:
+    # Written by rename from a temporary file, it still gets the usual mode (0644 under
+    # a umask of 022), not the owner-only mode of a temporary file.
+    previous = os.umask(0o022)
+    try:
+        cleanfiles.write_atomic(tmp_path / "a.txt", "Title\n\nBody\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+def test_writing_a_clean_file_makes_its_folder(tmp_path: Path) -> None:
+    target = tmp_path / "not" / "yet" / "a.txt"
+    cleanfiles.write_atomic(target, "Título\n\nCuerpo\n")
+    assert target.read_text(encoding="utf-8") == "Título\n\nCuerpo\n"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+
+
+def test_a_temporary_file_left_by_a_crashed_run_is_neither_written_into_nor_in_the_way(
+    tmp_path: Path,
+) -> None:
+    # A crashed run with the same process id left temporaries under the very names the
+    # next writes would take: each write takes another name and leaves them as they are.
+    number = next(cleanfiles._TMP_NUMBERS)
+    leftovers = [tmp_path / f".tmp-{os.getpid()}-{n}-a.txt" for n in range(number, number + 5)]
+    for leftover in leftovers:
+        leftover.write_text("left by a crash")
+    cleanfiles.write_atomic(tmp_path / "a.txt", "new")
+    assert (tmp_path / "a.txt").read_text() == "new"
+    assert all(leftover.read_text() == "left by a crash" for leftover in leftovers)

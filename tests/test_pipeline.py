@@ -103,6 +103,22 @@ def test_a_task_that_kills_its_worker_costs_that_task_only() -> None:
     assert results == [-13 if n == 13 else n * n for n in range(80)]
 
 
+def square_or_fail(number: int) -> int:
+    """A task for the pool: 5 raises an error of its own, as a bug would."""
+    if number == 5:
+        raise ValueError("five")
+    return number * number
+
+
+def test_a_task_error_comes_in_its_turn_after_the_results_before_it() -> None:
+    # The pool sends tasks in chunks: an error must neither lose the results of the
+    # tasks before it in the same chunk nor come before them.
+    found = map_ordered(square_or_fail, [(n,) for n in range(40)], workers=2)
+    assert [next(found) for _ in range(5)] == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="five"):
+        next(found)
+
+
 def test_without_a_crash_result_a_killed_worker_ends_the_run_with_an_error() -> None:
     with pytest.raises(BrokenProcessPool):
         list(map_ordered(square_or_die, [(n,) for n in range(20)], workers=2))
