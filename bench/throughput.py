@@ -16,7 +16,11 @@ In one run, so that the figures can be compared as ratios on a noisy machine:
 3. Full ingest (decode, extraction, stripping, metadata, dedupe, storage, clean files)
    with 1 worker and with --workers (all cores), for HTML and for text dumps, each into
    a fresh archive and clean/ folder, in a child process.
-4. The issue's targets as ratios of the figures above, with PASS or MISS.
+   Steps 2 and 3 run in rounds (--repeat, 3): on a shared machine the speed drifts by a
+   third within minutes, so each ratio is taken between runs side by side, and within a
+   round the one-worker and the all-cores runs take turns to go first.
+4. The issue's targets as ratios of the figures above, the median of the rounds (each
+   round's figure beside it), with PASS or MISS.
 5. Dedupe time and peak memory at scale: bench/dedupe.py's scale runs (--dedupe-sizes).
 6. Peak memory of a large run: --memory-pages text dumps with --memory-workers workers.
 
@@ -42,7 +46,8 @@ the processes sharing it), which is what the machine holds. The writer's RSS at 
 quarter of the memory run shows whether memory grows with the corpus.
 
     python bench/throughput.py --bench PATH/TO/bench [--quick] [--pages 2000]
-        [--workers N] [--dedupe-sizes 10000,30000,100000] [--memory-pages 100000]
+        [--workers N] [--repeat 3] [--dedupe-sizes 10000,30000,100000]
+        [--memory-pages 100000]
 
 PATH/TO/bench is the folder holding scrapinghub/ (or set ARCHIVER_BENCH).
 """
@@ -56,6 +61,7 @@ import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,8 +83,13 @@ RUNNING_WORDS = 12  # a text unit with this many words is running text
 MENU_WORDS = 3  # a text unit with at most this many words is a menu item or a label
 COMMON_WORDS = 40  # the page's most frequent words (its stopwords) are never swapped
 SWAP_SHARE = 0.4  # share of a page's swappable words a copy swaps
-QUICK = {"pages": 60, "dedupe_sizes": "1000,3000", "memory_pages": 600}
-DEFAULTS = {"pages": 2000, "dedupe_sizes": "10000,30000,100000", "memory_pages": 100_000}
+QUICK = {"pages": 60, "dedupe_sizes": "1000,3000", "memory_pages": 600, "repeat": 1}
+DEFAULTS = {
+    "pages": 2000,
+    "dedupe_sizes": "10000,30000,100000",
+    "memory_pages": 100_000,
+    "repeat": 3,
+}
 MB = 1024 * 1024
 _SCALE_LINE = re.compile(r"\s*\d+ articles: ")
 
@@ -538,6 +549,9 @@ def main() -> int:
     parser.add_argument("--dedupe-sizes", help="dedupe scale runs (10000,30000,100000); 0: none")
     parser.add_argument("--memory-pages", type=int, help="text dumps of the memory run (100000)")
     parser.add_argument("--memory-workers", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, help="rounds of the speed runs (3); the targets take the medians"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--keep", metavar="DIR", help="build the corpus in DIR and keep it")
     parser.add_argument("--child-ingest", nargs=2, help=argparse.SUPPRESS)
@@ -549,6 +563,7 @@ def main() -> int:
     pages = args.pages if args.pages is not None else int(sizes["pages"])
     memory_pages = args.memory_pages if args.memory_pages is not None else sizes["memory_pages"]
     dedupe_sizes = args.dedupe_sizes or str(sizes["dedupe_sizes"])
+    args.repeat = max(1, args.repeat if args.repeat is not None else int(sizes["repeat"]))
     if not args.bench:
         parser.error("give --bench PATH (the folder with scrapinghub/) or set ARCHIVER_BENCH")
     bench = Path(args.bench)
@@ -616,39 +631,60 @@ def speed(
         f"  {'run':<26} {'inputs':>7} {'seconds':>8} {'pages/s':>8} {'writer MB':>9}"
         f" {'workers MB':>11} {'sum MB':>7} {'writer CPU':>8}"
     )
-    # The anchor runs just before and just after the one-worker HTML ingest it is compared
-    # with, and the ratio takes both together (pages over seconds): the machine's speed
-    # drifts within minutes.
-    anchors = []
-    runs = {}
-    for kind, name in (("html", "HTML"), ("dumps", "dumps")):
-        for workers in sorted({1, args.workers}):
-            if kind == "html" and workers == 1:
-                anchors.append(print_anchor(corpus["html"], "before"))
-            label = f"ingest {name}, {workers} worker{'s' if workers > 1 else ''}"
-            runs[kind, workers] = run_ingest(label, corpus[kind], pages, workdir, workers)
-            print_run(runs[kind, workers])
-            if kind == "html" and workers == 1:
-                anchors.append(print_anchor(corpus["html"], "after"))
-    anchor = sum(count for count, _ in anchors) / sum(seconds for _, seconds in anchors)
+    # The machine's speed drifts within minutes, by a third at times, so every ratio is
+    # taken between runs side by side, in rounds (--repeat), and the targets take the
+    # median of the rounds. The anchor runs just before and just after the one-worker
+    # HTML ingest it is compared with; the one-worker and the all-cores runs take turns
+    # to go first, so that a steady drift weighs on both alike.
+    html_ratios: list[float] = []
+    dump_rates: list[float] = []
+    scaling: dict[str, list[float]] = {"html": [], "dumps": []}
+    counts = sorted({1, args.workers})
+    for round_no in range(args.repeat):
+        suffix = f" #{round_no + 1}" if args.repeat > 1 else ""
+        for kind, name in (("html", "HTML"), ("dumps", "dumps")):
+            runs: dict[int, IngestRun] = {}
+            for workers in counts if round_no % 2 == 0 else counts[::-1]:
+                if kind == "html" and workers == 1:
+                    before = print_anchor(corpus["html"], "before")
+                label = f"ingest {name}, {workers} worker{'s' if workers > 1 else ''}{suffix}"
+                runs[workers] = run_ingest(label, corpus[kind], pages, workdir, workers)
+                print_run(runs[workers])
+                if kind == "html" and workers == 1:
+                    after = print_anchor(corpus["html"], "after")
+                    anchor = (before[0] + after[0]) / (before[1] + after[1])
+                    html_ratios.append(runs[1].rate / anchor)
+            if kind == "dumps":
+                dump_rates.append(runs[1].rate)
+            scaling[kind].append(runs[args.workers].rate / runs[1].rate)
 
-    print("\ntargets (ratios within this run):")
-    html_ratio = runs["html", 1].rate / anchor
+    rounds = f"median of {args.repeat} rounds" if args.repeat > 1 else "one round"
+    print(f"\ntargets (ratios between runs side by side; {rounds}):")
+    html_ratio = statistics.median(html_ratios)
     print(
-        f"  HTML, 1 worker / trafilatura.extract alone (before and after: {anchor:.1f} pages/s):"
-        f" {html_ratio:.3f}x  (target >= 0.8)  {verdict(html_ratio >= 0.8)}"
+        f"  HTML, 1 worker / trafilatura.extract alone (before and after):"
+        f" {html_ratio:.3f}x{_each(html_ratios, 'x')}  (target >= 0.8)  {verdict(html_ratio >= 0.8)}"
     )
-    dump_rate = runs["dumps", 1].rate
+    dump_rate = statistics.median(dump_rates)
     print(
-        f"  text dumps, 1 worker: {dump_rate:.0f} pages/s  (target >= 300)  "
-        f"{verdict(dump_rate >= 300)}"
+        f"  text dumps, 1 worker: {dump_rate:.0f} pages/s{_each(dump_rates, '')}"
+        f"  (target >= 300)  {verdict(dump_rate >= 300)}"
     )
     for kind, name in (("html", "HTML"), ("dumps", "text dumps")):
-        ratio = runs[kind, args.workers].rate / runs[kind, 1].rate
+        ratio = statistics.median(scaling[kind])
         target = verdict(ratio >= 1.7) if args.workers == 2 else "(the target is for 2 workers)"
         print(
-            f"  {name}, {args.workers} workers / 1 worker: {ratio:.3f}x  (target >= 1.7)  {target}"
+            f"  {name}, {args.workers} workers / 1 worker: {ratio:.3f}x{_each(scaling[kind], 'x')}"
+            f"  (target >= 1.7)  {target}"
         )
+
+
+def _each(values: list[float], unit: str) -> str:
+    """The figure of each round, when there are several."""
+    if len(values) < 2:
+        return ""
+    digits = 3 if unit == "x" else 0
+    return " (rounds: " + ", ".join(f"{v:.{digits}f}{unit}" for v in values) + ")"
 
 
 def memory(
