@@ -20,7 +20,7 @@ from archiver import pipeline
 from archiver.cli import main
 from archiver.models import EXTRACTOR_VERSION
 from archiver.pipeline import ingest, iter_ingest
-from archiver.workers import map_ordered, start_fork_server
+from archiver.workers import WORKER_NICENESS, map_ordered, start_fork_server
 
 from .corpus import write_corpus
 
@@ -117,6 +117,19 @@ def test_a_task_error_comes_in_its_turn_after_the_results_before_it() -> None:
     assert [next(found) for _ in range(5)] == [0, 1, 4, 9, 16]
     with pytest.raises(ValueError, match="five"):
         next(found)
+
+
+def niceness(_: int) -> int:
+    """A task for the pool: the priority of the process that runs it."""
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_pool_workers_yield_the_cpu_to_the_writer() -> None:
+    # On a busy machine the writer, which every page goes through, must not wait its
+    # turn behind the workers: they run at a lower priority (a higher niceness).
+    writer = os.getpriority(os.PRIO_PROCESS, 0)
+    found = set(map_ordered(niceness, [(n,) for n in range(40)], workers=2))
+    assert found == {min(19, writer + WORKER_NICENESS)}
 
 
 def test_without_a_crash_result_a_killed_worker_ends_the_run_with_an_error() -> None:
