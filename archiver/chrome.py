@@ -150,12 +150,11 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
     blocks = []
     i = 0
     while i < len(lines):
-        line = lines[i]
+        if not lines[i].marks & TEASER_HEADING_MARK:
+            i += 1
+            continue
         below = lines[i + 1 : i + 1 + rules.TEASER_SECTION_LOOKAHEAD]
-        if (
-            not line.marks & TEASER_HEADING_MARK
-            or sum(not ln.content for ln in below) < rules.MIN_TEASERS_BELOW_HEADING
-        ):
+        if sum(not ln.content for ln in below) < rules.MIN_TEASERS_BELOW_HEADING:
             i += 1
             continue
         end = i + 1
@@ -167,7 +166,9 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
 
 
 def _comment_thread_start(lines: list[Line]) -> int | None:
-    commenters = [i for i in range(len(lines)) if _is_commenter(lines, i)]
+    commenters = [
+        i for i, line in enumerate(lines) if line.marks & COMMENTER_MARK and _is_commenter(lines, i)
+    ]
     for i, line in enumerate(lines):
         if line.marks & THREAD_HEADING_MARK:
             return i
@@ -255,13 +256,14 @@ def strip_chrome(
     _extend_notices(lines, reasons)
     _label_other_language(lines, reasons, language)
     suffixes = site_suffixes(lines) if whole_page else set()
-    for line in lines:
-        if line.no in reasons or not suffixes:
+    endings = tuple(" " + s for s in suffixes)
+    for line in lines if suffixes else ():
+        if line.no in reasons:
             continue
         # Body paragraphs never end in the site's own name; captions and teasers do.
         if not line.content and line.text.lstrip("-|– ").strip() in suffixes:
             reasons[line.no] = rules.SITE_NAME
-        elif any(line.text.endswith(" " + s) for s in suffixes):
+        elif line.text.endswith(endings):
             reasons[line.no] = rules.CAPTION
 
     if whole_page:
