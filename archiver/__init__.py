@@ -9,7 +9,8 @@ The public API::
 """
 
 from .models import EXTRACTOR_VERSION, Article, InputError, Metadata, RawDoc, RemovedLine
-from .pipeline import IngestSummary, ReprocessSummary, clean, ingest, reprocess
+from .pipeline import IngestSummary, clean, ingest
+from .reprocessing import ReprocessSummary, reprocess
 
 __all__ = [
     "EXTRACTOR_VERSION",

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import dedupe, pipeline, sources, store
+from . import dedupe, pipeline, reprocessing, sources, store
 from . import workers as workers_module
 from .models import Article
 
@@ -424,13 +424,13 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
     database = store.open_db(db)
     try:
-        count = pipeline.count_stored_raw_files(database, only_outdated)
+        count = reprocessing.count_stored_raw_files(database, only_outdated)
     finally:
         database.close()
     if workers is None:
         workers = pipeline_workers(count)
-    items = pipeline.iter_reprocess(db, clean_dir, workers=workers, only_outdated=only_outdated)
-    tally = pipeline.ReprocessTally()
+    items = reprocessing.iter_reprocess(db, clean_dir, workers=workers, only_outdated=only_outdated)
+    tally = reprocessing.ReprocessTally()
     try:
         with progress(items, count, "reprocessing") as (bar, shown):
             for item in shown:

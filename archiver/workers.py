@@ -9,7 +9,6 @@ are in flight, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import multiprocessing
 import os
 import threading
@@ -33,6 +32,10 @@ TASKS_PER_WORKER = 32
 # (the pool's feeder and its result reader) and takes the GIL from the writer's own work,
 # which cost the writer of a two-worker run of text dumps more than a millisecond a page.
 TASKS_PER_CHUNK = 8
+# A chunk closes early once its tasks read this many bytes: a page of HTML takes a few
+# milliseconds per 10 kB, so that chunks of large pages or WARC captures still spread
+# over the workers (eight captures in one chunk would leave the other workers idle).
+CHUNK_BYTES = 256 * 1024
 # The workers run at a lower priority than the writer (and than other programs): the
 # writer is the one stage every page goes through, and when three busy processes share two
 # cores, the writer waiting for its turn leaves the workers waiting for it in turn. In a
@@ -128,6 +131,7 @@ def map_ordered(
     workers: int = 1,
     scheduler: str | None = None,
     on_crash: Callable[..., R] | None = None,
+    size: Callable[..., int] | None = None,
 ) -> Iterator[R]:
     """Apply fn to each task's arguments, in parallel where asked, yielding in task order.
 
@@ -135,6 +139,7 @@ def map_ordered(
     otherwise ``workers`` > 1 starts a local process pool. ``on_crash(*task)`` gives the
     result of a task that kills the worker process running it (see :func:`_pool_map`; on
     Dask, once Dask gives up on it with KilledWorker); without it, that error is raised.
+    ``size(*task)``, the bytes a task reads, keeps large tasks out of each other's chunk.
     """
     if scheduler:
         yield from _dask_map(fn, tasks, scheduler, on_crash)
@@ -142,7 +147,7 @@ def map_ordered(
         for task in tasks:
             yield fn(*task)
     else:
-        yield from _pool_map(fn, tasks, workers, on_crash)
+        yield from _pool_map(fn, tasks, workers, on_crash, size)
 
 
 def _pool_map(
@@ -150,24 +155,34 @@ def _pool_map(
     tasks: Iterable[tuple[Any, ...]],
     workers: int,
     on_crash: Callable[..., R] | None,
+    size: Callable[..., int] | None = None,
 ) -> Iterator[R]:
     """A local pool that outlives its workers: a worker that dies costs one task at most.
 
     Tasks go to the workers in chunks (see TASKS_PER_CHUNK); a task's own error is
     raised in its turn, as a one-task-at-a-time run would raise it.
     """
-    for outcomes in _pool_map_chunks(fn, _chunked(tasks, TASKS_PER_CHUNK), workers, on_crash):
+    for outcomes in _pool_map_chunks(fn, _chunked(tasks, size), workers, on_crash):
         for done, value in outcomes:
             if not done:
                 raise value
             yield value
 
 
-def _chunked(tasks: Iterable[tuple[Any, ...]], size: int) -> Iterator[Chunk]:
-    """The tasks in chunks of ``size`` (the last one shorter), lazily."""
-    queue = iter(tasks)
-    while chunk := tuple(itertools.islice(queue, size)):
-        yield chunk
+def _chunked(
+    tasks: Iterable[tuple[Any, ...]], size: Callable[..., int] | None = None
+) -> Iterator[Chunk]:
+    """The tasks in chunks of TASKS_PER_CHUNK, or fewer once they read CHUNK_BYTES, lazily."""
+    chunk: list[tuple[Any, ...]] = []
+    total = 0
+    for task in tasks:
+        chunk.append(task)
+        total += size(*task) if size is not None else 0
+        if len(chunk) >= TASKS_PER_CHUNK or total >= CHUNK_BYTES:
+            yield tuple(chunk)
+            chunk, total = [], 0
+    if chunk:
+        yield tuple(chunk)
 
 
 def run_chunk(fn: Callable[..., R], chunk: Chunk) -> Outcomes:

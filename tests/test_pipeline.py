@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archiver import pipeline
+from archiver import reprocessing
 from archiver.cli import main
 from archiver.models import EXTRACTOR_VERSION
 from archiver.pipeline import ingest, iter_ingest
@@ -130,6 +130,19 @@ def test_pool_workers_yield_the_cpu_to_the_writer() -> None:
     writer = os.getpriority(os.PRIO_PROCESS, 0)
     found = set(map_ordered(niceness, [(n,) for n in range(40)], workers=2))
     assert found == {min(19, writer + WORKER_NICENESS)}
+
+
+def slow_pid(_: int) -> int:
+    """A task for the pool: a slow read of a large input, answering which process ran it."""
+    time.sleep(0.3)
+    return os.getpid()
+
+
+def test_large_inputs_are_spread_over_the_workers_not_sent_together() -> None:
+    # Four captures of a megabyte each: in one chunk, one worker would read all four
+    # while the other waits; each goes alone, so both workers take a share.
+    found = map_ordered(slow_pid, [(n,) for n in range(4)], workers=2, size=lambda n: 1 << 20)
+    assert len(set(found)) == 2
 
 
 def test_without_a_crash_result_a_killed_worker_ends_the_run_with_an_error() -> None:
@@ -392,7 +405,7 @@ def test_reprocess_reads_the_stored_paths_a_page_at_a_time_each_once(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Pages of two rows, while each row read is rewritten: none skipped, none read twice.
-    monkeypatch.setattr(pipeline, "STORED_PATHS_PAGE", 2)
+    monkeypatch.setattr(reprocessing, "STORED_PATHS_PAGE", 2)
     db, clean, fresh = _ingest_seeds(seeds_dir, tmp_path)
     _age_archive(db, clean)
     result = CliRunner().invoke(main, ["reprocess", "--db", str(db), "--clean-dir", str(clean)])
