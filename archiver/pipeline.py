@@ -220,9 +220,9 @@ WORKER_DIED = (
 
 
 def task_bytes(path: str, known: tuple[str | None, str | None], max_bytes: int) -> int:
-    """How many bytes an extraction task reads (0 for what cannot be told)."""
+    """The size of a task's raw file, what its extraction costs grows with (0 if unknown)."""
     try:
-        return min(os.stat(path).st_size, max_bytes)
+        return os.stat(path).st_size  # a capture is read whole, whatever max_bytes says
     except (OSError, ValueError):
         return 0
 

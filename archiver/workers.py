@@ -2,8 +2,8 @@
 
 Every backend yields results in the order of its inputs, so the single writer stores
 files in the same order whatever the parallelism: deduplication ("first ingested"
-breaks ties) then links exactly what a one-worker run links. At most ``window`` tasks
-are in flight, so memory does not grow with the corpus.
+breaks ties) then links exactly what a one-worker run links. At most a window of tasks
+is in flight, so memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 R = TypeVar("R")
 #: Tasks sent to a pool worker together, each a tuple of a function's arguments.
 Chunk = tuple[tuple[Any, ...], ...]
-#: Each task's outcome in a chunk: (True, its result) or (False, the error it raised).
+#: Each task's outcome in a chunk: (True, its result) or (False, (its error, the traceback)).
 Outcomes = list[tuple[bool, Any]]
 
 # Tasks in flight per worker: enough to keep workers busy while the writer commits a
@@ -137,7 +138,7 @@ def map_ordered(
 
     ``scheduler`` is the address of a Dask distributed scheduler (tcp://host:port);
     otherwise ``workers`` > 1 starts a local process pool. ``on_crash(*task)`` gives the
-    result of a task that kills the worker process running it (see :func:`_pool_map`; on
+    result of a task that kills the worker process running it (see :func:`_pool_map_chunks`; on
     Dask, once Dask gives up on it with KilledWorker); without it, that error is raised.
     ``size(*task)``, the bytes a task reads, keeps large tasks out of each other's chunk.
     """
@@ -165,7 +166,8 @@ def _pool_map(
     for outcomes in _pool_map_chunks(fn, _chunked(tasks, size), workers, on_crash):
         for done, value in outcomes:
             if not done:
-                raise value
+                error, remote = value
+                raise error from RemoteTraceback(remote)
             yield value
 
 
@@ -186,14 +188,21 @@ def _chunked(
 
 
 def run_chunk(fn: Callable[..., R], chunk: Chunk) -> Outcomes:
-    """Run each task of a chunk in a worker: (True, result) or (False, the task's error)."""
+    """Run each task of a chunk in a worker: (True, result) or (False, (error, traceback))."""
     outcomes: Outcomes = []
     for task in chunk:
         try:
             outcomes.append((True, fn(*task)))
         except Exception as exc:  # the others' results must not be lost with it
-            outcomes.append((False, exc))
+            outcomes.append((False, (exc, traceback.format_exc())))
     return outcomes
+
+
+class RemoteTraceback(Exception):
+    """The traceback of a task's error in the worker that ran it (the error's cause)."""
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.args[0]}"""'
 
 
 def _pool_map_chunks(
@@ -245,7 +254,7 @@ def _submit(
 
 
 def _lost(future: Future[Any] | None) -> bool:
-    """True for a task a broken pool lost: never submitted, or unfinished when it broke.
+    """True for a chunk a broken pool lost: never submitted, or unfinished when it broke.
 
     Waits for the future: a pool that breaks fails every future it has not finished.
     """

@@ -115,8 +115,10 @@ def test_a_task_error_comes_in_its_turn_after_the_results_before_it() -> None:
     # tasks before it in the same chunk nor come before them.
     found = map_ordered(square_or_fail, [(n,) for n in range(40)], workers=2)
     assert [next(found) for _ in range(5)] == [0, 1, 4, 9, 16]
-    with pytest.raises(ValueError, match="five"):
+    with pytest.raises(ValueError, match="five") as raised:
         next(found)
+    # The worker's traceback comes along, as the cause, naming where the error was raised.
+    assert "square_or_fail" in str(raised.value.__cause__)
 
 
 def niceness(_: int) -> int:
@@ -134,7 +136,7 @@ def test_pool_workers_yield_the_cpu_to_the_writer() -> None:
 
 def slow_pid(_: int) -> int:
     """A task for the pool: a slow read of a large input, answering which process ran it."""
-    time.sleep(0.3)
+    time.sleep(1.0)  # long enough for the second worker to start, even on a busy machine
     return os.getpid()
 
 
