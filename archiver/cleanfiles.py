@@ -104,7 +104,6 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
             continue
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)  # once per folder, not per file
-            return os.open(tmp, _TMP_FLAGS, 0o644), tmp
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
