@@ -17,7 +17,9 @@ writes (signatures, template counts) are buffered and written by :func:`flush` b
 writer commits its batch.
 
 LSH and anchors only propose candidates; each is verified on the real shingle sets
-before it is linked, so a link never rests on an estimate. A new article joins a cluster
+before it is linked, so a link never rests on an estimate. A candidate whose signature
+agrees too little with the article's for any copy is dropped unverified (a copy is
+dropped so once in a million: :func:`archiver.shingles.may_copy`). A new article joins a cluster
 only if it verifies against one member and shares half its text with most of them, and
 it merges two clusters only when they share half their text themselves: a block of site
 chrome left in several articles cannot chain different stories together.
@@ -215,7 +217,8 @@ def _link(
     roots = _roots(db, candidates)
     for missing in sorted(set(candidates) - set(roots)):
         sigs.forget(missing)  # a signature left by an article deleted since
-    scores = _copy_scores(article_id, candidates, roots, seen)
+    sketches = sigs.sketches(db, candidates)
+    scores = _copy_scores(article_id, candidates, roots, seen, _plausible(fp, sketches))
     duplicate_of, copies = None, "[]"
     if not new:
         duplicate_of, copies = db.execute(
@@ -232,8 +235,30 @@ def _link(
     return _relink(db, sigs, story, article_id, seen), story
 
 
+def _plausible(
+    fp: shingles.Fingerprint, sketches: dict[str, tuple[int, np.ndarray]]
+) -> Callable[[str], bool]:
+    """Whether a candidate may be a copy of the article, as far as the signatures tell
+    (see :func:`shingles.may_copy`); a candidate without a current row may."""
+    size, signature = len(fp.shingles), fp.signature
+
+    def plausible(other: str) -> bool:
+        found = sketches.get(other)
+        if found is None:
+            return True
+        other_size, other_signature = found
+        agreement = int(np.count_nonzero(signature == other_signature))
+        return shingles.may_copy(size, other_size, agreement)
+
+    return plausible
+
+
 def _copy_scores(
-    article_id: str, candidates: list[str], roots: dict[str, str], seen: _Comparison
+    article_id: str,
+    candidates: list[str],
+    roots: dict[str, str],
+    seen: _Comparison,
+    plausible: Callable[[str], bool] = lambda other: True,
 ) -> dict[str, float]:
     """The Jaccard of the candidates the article copies, as far as choosing its cluster
     needs them: every story it copies, and the best Jaccard of each when there are two.
@@ -242,7 +267,8 @@ def _copy_scores(
     each verification makes a shingle set from a stored text (most of the writer's time
     in a large archive). So the candidates are verified a story at a time, best ranked
     first, up to the first copy; the rest only when a second story is copied too, where
-    the order of trying them depends on each one's best Jaccard.
+    the order of trying them depends on each one's best Jaccard. A candidate the
+    signatures rule out (``plausible``) is not verified at all.
     """
     scores: dict[str, float] = {}
     copied: set[str] = set()
@@ -253,14 +279,14 @@ def _copy_scores(
             continue
         if root in copied:
             deferred.append(other)
-        elif seen.copies(other):
+        elif plausible(other) and seen.copies(other):
             scores[other] = seen.verdict(article_id, other).jaccard
             copied.add(root)
     if len(copied - {article_id}) > 1:
         scores.update(
             (other, seen.verdict(article_id, other).jaccard)
             for other in deferred
-            if seen.copies(other)
+            if plausible(other) and seen.copies(other)
         )
     return scores
 

@@ -15,6 +15,7 @@ Words are hashed in NumPy, many texts at once when the writer prefetches them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -50,6 +51,9 @@ MIN_EXCERPT_SHINGLES = 25
 #: An excerpt's shared passage is centred within this share of the longer text (a site
 #: runs the start of a story; a block found at the foot of a page is chrome).
 MAX_EXCERPT_MIDDLE = 0.5
+#: A candidate whose signature agrees with the article's on so few values that a copy
+#: would agree on that few less than once in this many comparisons is not verified.
+MAX_MISSED_COPY = 1e-6
 #: Changing any parameter above changes the signatures: bump this so that old rows are
 #: recognised (``archiver reprocess`` re-indexes them).
 PARAMS_VERSION = "5w-oph60-20x3-a16-v2"
@@ -371,6 +375,41 @@ def verify(
         and (ordered is None or _leads_longer_text(a, b, ordered))
     )
     return Verdict(jaccard, containment, duplicate)
+
+
+def may_copy(size_a: int, size_b: int, agreement: int) -> bool:
+    """False when two signatures agreeing on ``agreement`` of NUM_PERM values rule out a
+    copy of sets this large (:func:`verify` would say no), but for MAX_MISSED_COPY.
+
+    A copy has Jaccard at least MIN_JACCARD, or holds MIN_CONTAINMENT of the smaller set:
+    then, with m and M the sizes, Jaccard at least 0.75m / (M + 0.25m). Each signature
+    value agrees with probability equal to the Jaccard, so a copy agrees on fewer than
+    :func:`min_copy_agreement` values only by that small chance. Verifying a candidate
+    reads its stored set and intersects two sets; most candidates in a large archive
+    (the anchors of stock phrases, the other stories of one site) are no copy.
+    """
+    smaller, larger = sorted((size_a, size_b))
+    if smaller <= 0:
+        return True
+    lowest = MIN_JACCARD
+    if smaller >= MIN_EXCERPT_SHINGLES:
+        excerpt = MIN_CONTAINMENT * smaller / (larger + (1 - MIN_CONTAINMENT) * smaller)
+        lowest = min(lowest, excerpt)
+    # In hundredths, rounded down: a lower Jaccard asks for fewer agreeing values.
+    return agreement >= min_copy_agreement(math.floor(lowest * 100))
+
+
+@functools.lru_cache(maxsize=128)
+def min_copy_agreement(jaccard_percent: int) -> int:
+    """The fewest agreeing signature values a pair with this Jaccard (in hundredths)
+    shows but for MAX_MISSED_COPY: the binomial tail of NUM_PERM values."""
+    p = jaccard_percent / 100
+    tail = 0.0
+    for k in range(NUM_PERM + 1):
+        tail += math.comb(NUM_PERM, k) * p**k * (1 - p) ** (NUM_PERM - k)
+        if tail > MAX_MISSED_COPY:
+            return k
+    return NUM_PERM
 
 
 def _leads_longer_text(a: np.ndarray, b: np.ndarray, ordered: Callable[[int], np.ndarray]) -> bool:

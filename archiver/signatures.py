@@ -296,6 +296,31 @@ class Signatures:
         ]
         return sorted(a for a in signed if self._current(db, a, "raw_path")[0] == raw_path)
 
+    def sketches(
+        self, db: sqlite_utils.Database, article_ids: list[str]
+    ) -> dict[str, tuple[int, np.ndarray]]:
+        """(shingle count, signature) of those articles that have a current row."""
+        found: dict[str, tuple[int, np.ndarray]] = {}
+        stored = []
+        for article_id in article_ids:
+            pending = self.pending.get(article_id)
+            if pending is None:
+                stored.append(article_id)
+            elif pending[_PENDING_AT["params"]] == shingles.PARAMS_VERSION:
+                found[article_id] = (
+                    pending[_PENDING_AT["shingles"]],
+                    np.frombuffer(pending[_PENDING_AT["signature"]], np.uint32),
+                )
+        if stored:
+            marks = ",".join("?" * len(stored))
+            rows = db.execute(
+                f"""select article_id, shingles, signature from minhash
+                    where article_id in ({marks}) and params = ?""",
+                [*stored, shingles.PARAMS_VERSION],
+            ).fetchall()
+            found.update((a, (n, np.frombuffer(sig, np.uint32))) for a, n, sig in rows)
+        return found
+
     def stored_set(
         self, db: sqlite_utils.Database, article_id: str, digest: bytes
     ) -> np.ndarray | None:

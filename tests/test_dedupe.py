@@ -412,6 +412,44 @@ def test_signatures_agree_on_about_the_share_of_shingles_two_texts_share(length:
     assert max(abs(g) for g in gaps) < 0.3
 
 
+@pytest.mark.parametrize("length", [30, 120, 600])
+def test_signatures_never_rule_out_a_pair_that_verification_calls_a_copy(length: int) -> None:
+    """Candidates the signatures rule out are not verified: every pair verify() calls a
+    copy (near-duplicates at the threshold, excerpts of any size) must pass, while
+    texts sharing only a quote are ruled out."""
+    rng = random.Random(length)
+    copies = ruled_out = unrelated = 0
+    for _ in range(300):
+        words = random_words(rng, length)
+        kind = rng.choice(["near", "excerpt", "quote"])
+        if kind == "near":  # a block rewritten: Jaccard around the threshold
+            other = list(words)
+            start = rng.randrange(length // 2)
+            other[start : start + rng.randint(length // 8, length // 3)] = random_words(
+                rng, length // 5
+            )
+        elif kind == "excerpt":  # the start of the story, a few words changed
+            other = words[: rng.randint(max(30, length // 5), length)]
+            for i in rng.sample(range(len(other)), len(other) // 40):
+                other[i] = random_words(rng, 1)[0]
+        else:  # another story quoting a sentence of this one
+            start = rng.randrange(length - 12)
+            other = random_words(rng, length // 2) + words[start : start + 12]
+        a, b = shingles.fingerprint(" ".join(words)), shingles.fingerprint(" ".join(other))
+        assert a is not None and b is not None
+        agreement = int(np.count_nonzero(a.signature == b.signature))
+        plausible = shingles.may_copy(len(a.shingles), len(b.shingles), agreement)
+        if shingles.verify(a.shingles, b.shingles).duplicate:
+            copies += 1
+            assert plausible, (kind, len(a.shingles), len(b.shingles), agreement)
+        elif kind == "quote":
+            unrelated += 1
+            ruled_out += not plausible
+    assert copies >= 100
+    if length >= 120:  # short texts give too few values to tell
+        assert ruled_out >= 0.9 * unrelated
+
+
 def test_texts_fingerprinted_together_or_alone_get_the_same_fingerprint() -> None:
     """The writer fingerprints its next articles in one go; an article fingerprinted alone
     (a stored one, read back to verify a candidate) must come out the same."""
