@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import random
 import signal
 import sqlite3
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 
 from archiver import reprocessing
 from archiver.cli import main
-from archiver.models import EXTRACTOR_VERSION
+from archiver.models import EXTRACTOR_VERSION, Article, RemovedLine
 from archiver.pipeline import ingest, iter_ingest
 from archiver.workers import WORKER_NICENESS, map_ordered, start_fork_server
 
@@ -35,7 +36,7 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
                 "select id, raw_path, title, text, published, duplicate_of, clean_path from articles order by id"
             ).fetchall(),
             "removed": conn.execute(
-                "select article_id, stage, line_no, reason from removed_lines order by 1, 2, 3"
+                "select article_id, stage, line_no, text, reason from removed_lines order by 1, 2, 3"
             ).fetchall(),
             "files": conn.execute(
                 "select path, sha256, status from raw_files order by path"
@@ -88,6 +89,20 @@ def test_two_workers_store_what_one_worker_stores(tmp_path: Path) -> None:
     assert one == two
     assert sum(1 for a in one["articles"] if a[5]) == 8  # the copies are linked
     check_consistent(tmp_path / "two.db", tmp_path / "c2")
+
+
+@pytest.mark.parametrize(
+    "removed", [(), ((4, "Home News Sport", "nav", "text"), (9, "<nav>", "html-nav", "html"))]
+)
+def test_an_article_reaches_the_writer_whole(removed: tuple) -> None:
+    """Workers send articles pickled (removed lines by their own __reduce__): nothing may change."""
+    article = Article(
+        "a1", "raw/x.txt", "ab", "Title", "Body.", None, "Src", None, None, "en",
+        tuple(RemovedLine(*line) for line in removed), url="https://x.test/a", body_lines=(2,),
+    )  # fmt: skip
+    back = pickle.loads(pickle.dumps(article))
+    assert back == article
+    assert [(r.line_no, r.text, r.reason, r.stage) for r in back.removed] == list(removed)
 
 
 def square_or_die(number: int) -> int:
