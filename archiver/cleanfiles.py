@@ -21,6 +21,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,6 +40,10 @@ READ_TIMEOUT_SECONDS = 30.0
 
 #: One queued change: (seq, article id, clean file name, "write" or "delete").
 OutboxEntry = tuple[int, str, str, str]
+
+#: A temporary file this old is abandoned, whichever process made it: a write takes
+#: milliseconds. Younger, it is only removed once the process named in it has ended.
+ABANDONED_AFTER_SECONDS = 3600.0
 
 # The clean file names clean_file_name() makes: DATE_slug_ID.txt
 _CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_(?P<id>[0-9a-f]{12})\.txt$")
@@ -91,6 +96,7 @@ def write_atomic(path: Path, text: str) -> None:
 # with the same id on a shared folder) is never written into; the next number is tried.
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _TMP_NUMBERS = itertools.count()
+_TMP_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-\d+-")
 _TMP_ATTEMPTS = 100
 
 
@@ -176,12 +182,14 @@ def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int
     """Write clean files missing for stored articles and remove files no article names.
 
     Returns (written, removed). The folder is listed before the database is read, so
-    a file another run writes meanwhile already has its committed row and stays.
+    a file another run writes meanwhile already has its committed row and stays; so
+    does the temporary file it is writing (see :func:`_abandoned`). Call it when this
+    process has no clean file of its own being written.
     """
     if not clean_dir.is_dir():
         clean_dir.mkdir(parents=True, exist_ok=True)
     present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
-    leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-")]
+    leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-") and _abandoned(p)]
     named = dict(
         db.execute("select clean_path, id from articles where clean_path is not null").fetchall()
     )
@@ -201,6 +209,33 @@ def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     return written, removed
+
+
+def _abandoned(path: Path) -> bool:
+    """True for a temporary file that no running writer will rename into place.
+
+    Its name holds the id of the process writing it (see :func:`_create_temporary`):
+    a file of a process that has ended is left over from a crash (or a kill), as is
+    any old one; a young file of a running process is another run's write in flight.
+    Only this process's own leftovers are taken as abandoned whatever their age.
+    """
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    named = _TMP_NAME.match(path.name)
+    if age > ABANDONED_AFTER_SECONDS or named is None:
+        return True
+    pid = int(named.group("pid"))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, another user's
+        return False
+    return False
 
 
 def start_writer(db: sqlite_utils.Database, clean_dir: Path | None) -> CleanFileWriter | None:

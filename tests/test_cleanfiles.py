@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -135,3 +138,33 @@ def test_a_temporary_file_left_by_a_crashed_run_is_neither_written_into_nor_in_t
     cleanfiles.write_atomic(tmp_path / "a.txt", "new")
     assert (tmp_path / "a.txt").read_text() == "new"
     assert all(leftover.read_text() == "left by a crash" for leftover in leftovers)
+
+
+def test_a_temporary_file_of_another_running_ingest_is_left_to_it(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # Reconciling clean/ (at the start and end of every ingest) removes what crashed
+    # runs left, but not the file another ingest into the same folder is writing: that
+    # run would then fail to rename it into place.
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    try:
+        in_flight = clean / f".tmp-{running.pid}-0-a.txt"
+        stale = clean / f".tmp-{running.pid}-1-b.txt"
+        crashed = clean / f".tmp-{ended.pid}-0-c.txt"
+        for path in (in_flight, stale, crashed):
+            path.write_text("partial")
+        two_hours_ago = time.time() - 7200
+        os.utime(stale, (two_hours_ago, two_hours_ago))
+        ingest([seeds_dir], db=db, clean_dir=clean)
+        assert in_flight.read_text() == "partial"
+        assert not stale.exists() and not crashed.exists()
+    finally:
+        running.kill()
+        running.wait()
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    assert not in_flight.exists()
+    assert len(list(clean.glob("*.txt"))) == 5
