@@ -211,16 +211,17 @@ class KeyIndex:
         ends = np.cumsum([len(b) for b in batch]).tolist()
         at, bit = self._bits(_key_words(queries))
         maybe = np.flatnonzero(np.frombuffer(self._filter, np.uint8)[at] >> bit & 1)
-        found: list[list[tuple[int, int]]] = [[] for _ in batch]
-        owner, first, probed = 0, 0, maybe.tolist()
-        for seq, j in self._array_matches(queries[maybe]):
-            at_query = probed[j]
-            while at_query >= ends[owner]:  # matches come in query order
-                first = ends[owner]
-                owner += 1
-            found[owner].append((seq, at_query - first))
-        for queries_of, matches in zip(batch, found, strict=True):
-            self._ahead[queries_of.tobytes()] = matches
+        seqs, probed = self._array_match_arrays(queries[maybe])
+        at_query = maybe[probed]
+        # Matches come in query order: each set of queries' matches is one slice.
+        bounds = np.searchsorted(at_query, [0, *ends]).tolist()
+        firsts = [0, *ends]
+        for n, queries_of in enumerate(batch):
+            start, end = bounds[n], bounds[n + 1]
+            at_own = (at_query[start:end] - firsts[n]).tolist()
+            self._ahead[queries_of.tobytes()] = list(
+                zip(seqs[start:end].tolist(), at_own, strict=True)
+            )
 
     def lookup(self, queries: np.ndarray) -> list[tuple[int, int]]:
         """(number, index of the query key) of every entry matching a query; each pair once."""
@@ -243,8 +244,12 @@ class KeyIndex:
     def _array_matches(self, queries: np.ndarray) -> list[tuple[int, int]]:
         """(number, index of the query key) of the arrays' entries matching the queries,
         the newest MAX_MATCHES per key, in query order."""
-        found: list[tuple[int, int]] = []
-        seqs, cap = self._seqs, self.MAX_MATCHES
+        seqs, at_query = self._array_match_arrays(queries)
+        return list(zip(seqs.tolist(), at_query.tolist(), strict=True))
+
+    def _array_match_arrays(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_array_matches` as two arrays: the numbers, and the index of the query
+        each matched. Made in NumPy: a key boilerplate shares has up to MAX_MATCHES."""
         buckets, lows = split_keys(queries)
         targets = lows.astype(np.int64)  # no overflow at 2**32 - 1 below
         bounds = self._search(
@@ -252,11 +257,11 @@ class KeyIndex:
         )
         start_at, end_at = bounds[: len(queries)], bounds[len(queries) :]
         hit = np.flatnonzero(end_at > start_at)
-        for i, start, end in zip(
-            hit.tolist(), start_at[hit].tolist(), end_at[hit].tolist(), strict=True
-        ):
-            found.extend((seq, i) for seq in seqs[max(start, end - cap) : end].tolist())
-        return found
+        counts = np.minimum(end_at[hit] - start_at[hit], self.MAX_MATCHES)
+        # Each hit's newest entries, counts[k] of them ending at end_at[hit[k]].
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        positions = np.repeat(end_at[hit] - counts, counts) + offsets
+        return self._seqs[positions].astype(np.int64), np.repeat(hit, counts)
 
     def _lookup_pending(
         self, queries: np.ndarray, found: list[tuple[int, int]]
