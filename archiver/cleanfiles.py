@@ -19,10 +19,12 @@ import itertools
 import os
 import queue
 import re
+import socket
 import sqlite3
 import threading
 import time
 import unicodedata
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -96,14 +98,22 @@ def write_atomic(path: Path, text: str) -> None:
 # with the same id on a shared folder) is never written into; the next number is tried.
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _TMP_NUMBERS = itertools.count()
-_TMP_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-\d+-")
+# The machine a temporary file's process runs on, as 8 hex digits of its name: a folder
+# may be shared, and a process id only tells something on its own machine.
+_HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+_TMP_NAME = re.compile(r"^\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-\d+-")
 _TMP_ATTEMPTS = 100
+
+
+def temporary_name(path: Path, pid: int, number: int, host: str = _HOST) -> Path:
+    """The temporary file a process of this machine writes ``path`` in first."""
+    return path.with_name(f".tmp-{host}-{pid}-{number}-{path.name}")
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:
     """A new file beside ``path`` to write it in, open for writing: (descriptor, path)."""
     for _ in range(_TMP_ATTEMPTS):
-        tmp = path.with_name(f".tmp-{os.getpid()}-{next(_TMP_NUMBERS)}-{path.name}")
+        tmp = temporary_name(path, os.getpid(), next(_TMP_NUMBERS))
         try:
             return os.open(tmp, _TMP_FLAGS, 0o644), tmp
         except FileExistsError:
@@ -214,25 +224,25 @@ def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int
 def _abandoned(path: Path) -> bool:
     """True for a temporary file that no running writer will rename into place.
 
-    Its name holds the id of the process writing it (see :func:`_create_temporary`):
-    a file of a process that has ended is left over from a crash (or a kill), as is
-    any old one; a young file of a running process is another run's write in flight.
-    Only this process's own leftovers are taken as abandoned whatever their age.
+    Its name holds the machine and the id of the process writing it (see
+    :func:`temporary_name`). A file of a process of this machine that has ended is left
+    over from a crash or a kill; any file is, once it is ABANDONED_AFTER_SECONDS old. A
+    younger file of another machine, or of a running process (this one included: a
+    thread may be writing it), is a write in flight.
     """
     try:
-        age = time.time() - path.stat().st_mtime
-    except FileNotFoundError:
+        age = time.time() - path.lstat().st_mtime
+    except OSError:  # gone meanwhile, or unreadable: nothing to remove
         return False
     named = _TMP_NAME.match(path.name)
     if age > ABANDONED_AFTER_SECONDS or named is None:
         return True
-    pid = int(named.group("pid"))
-    if pid == os.getpid():
-        return True
+    if named.group("host") != _HOST or int(named.group("pid")) == os.getpid():
+        return False
     try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
+        os.kill(int(named.group("pid")), 0)  # signal 0: only asks whether it exists
+    except (ProcessLookupError, OverflowError, ValueError):
+        return True  # ended, or no process id at all
     except OSError:  # it exists, another user's
         return False
     return False

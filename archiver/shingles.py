@@ -51,12 +51,18 @@ MIN_EXCERPT_SHINGLES = 25
 #: An excerpt's shared passage is centred within this share of the longer text (a site
 #: runs the start of a story; a block found at the foot of a page is chrome).
 MAX_EXCERPT_MIDDLE = 0.5
-#: A candidate whose signature agrees with the article's on so few values that a copy
-#: would agree on that few less than once in this many comparisons is not verified.
-MAX_MISSED_COPY = 1e-6
 #: Changing any parameter above changes the signatures: bump this so that old rows are
 #: recognised (``archiver reprocess`` re-indexes them).
 PARAMS_VERSION = "5w-oph60-20x3-a16-v2"
+# (The two below only decide which candidates are verified: no signature changes.)
+#: A candidate whose signature agrees with the article's on so few values that a copy
+#: would agree on that few less than once in this many comparisons is not verified.
+MAX_MISSED_COPY = 1e-6
+#: ... and only when both texts have at least this many shingles: every bin of each is
+#: then filled (a bin is empty with probability e**-5), and its value agrees or not on
+#: its own. In smaller sets empty bins borrow their neighbours' values, agreements come
+#: in runs, and the count strays far further from the Jaccard than a binomial would.
+MIN_SKETCH_SHINGLES = 5 * NUM_PERM
 _SEED = 20190121
 
 _rng = np.random.default_rng(_SEED)
@@ -383,18 +389,18 @@ def may_copy(size_a: int, size_b: int, agreement: int) -> bool:
 
     A copy has Jaccard at least MIN_JACCARD, or holds MIN_CONTAINMENT of the smaller set:
     then, with m and M the sizes, Jaccard at least 0.75m / (M + 0.25m). Each signature
-    value agrees with probability equal to the Jaccard, so a copy agrees on fewer than
-    :func:`min_copy_agreement` values only by that small chance. Verifying a candidate
+    value of two sets that fill every bin agrees with probability equal to the Jaccard
+    (and the values of one set are, if anything, less alike than independent draws), so
+    a copy agrees on fewer than :func:`min_copy_agreement` values only by that small
+    chance. Smaller sets are always verified. Verifying a candidate
     reads its stored set and intersects two sets; most candidates in a large archive
     (the anchors of stock phrases, the other stories of one site) are no copy.
     """
     smaller, larger = sorted((size_a, size_b))
-    if smaller <= 0:
-        return True
-    lowest = MIN_JACCARD
-    if smaller >= MIN_EXCERPT_SHINGLES:
-        excerpt = MIN_CONTAINMENT * smaller / (larger + (1 - MIN_CONTAINMENT) * smaller)
-        lowest = min(lowest, excerpt)
+    if smaller < MIN_SKETCH_SHINGLES:
+        return True  # few filled bins: the count says little (see MIN_SKETCH_SHINGLES)
+    excerpt = MIN_CONTAINMENT * smaller / (larger + (1 - MIN_CONTAINMENT) * smaller)
+    lowest = min(MIN_JACCARD, excerpt)
     # In hundredths, rounded down: a lower Jaccard asks for fewer agreeing values.
     return agreement >= min_copy_agreement(math.floor(lowest * 100))
 

@@ -132,7 +132,10 @@ def test_a_temporary_file_left_by_a_crashed_run_is_neither_written_into_nor_in_t
     # A crashed run with the same process id left temporaries under the very names the
     # next writes would take: each write takes another name and leaves them as they are.
     number = next(cleanfiles._TMP_NUMBERS)
-    leftovers = [tmp_path / f".tmp-{os.getpid()}-{n}-a.txt" for n in range(number, number + 5)]
+    leftovers = [
+        cleanfiles.temporary_name(tmp_path / "a.txt", os.getpid(), n)
+        for n in range(number, number + 5)
+    ]
     for leftover in leftovers:
         leftover.write_text("left by a crash")
     cleanfiles.write_atomic(tmp_path / "a.txt", "new")
@@ -152,19 +155,22 @@ def test_a_temporary_file_of_another_running_ingest_is_left_to_it(
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
     try:
-        in_flight = clean / f".tmp-{running.pid}-0-a.txt"
-        stale = clean / f".tmp-{running.pid}-1-b.txt"
-        crashed = clean / f".tmp-{ended.pid}-0-c.txt"
-        for path in (in_flight, stale, crashed):
+        in_flight = cleanfiles.temporary_name(clean / "a.txt", running.pid, 0)
+        stale = cleanfiles.temporary_name(clean / "b.txt", running.pid, 1)
+        crashed = cleanfiles.temporary_name(clean / "c.txt", ended.pid, 0)
+        # A shared folder: a process id of another machine says nothing here.
+        elsewhere = cleanfiles.temporary_name(clean / "d.txt", ended.pid, 0, host="0badcafe")
+        for path in (in_flight, stale, crashed, elsewhere):
             path.write_text("partial")
         two_hours_ago = time.time() - 7200
         os.utime(stale, (two_hours_ago, two_hours_ago))
         ingest([seeds_dir], db=db, clean_dir=clean)
-        assert in_flight.read_text() == "partial"
+        assert in_flight.read_text() == "partial" and elsewhere.read_text() == "partial"
         assert not stale.exists() and not crashed.exists()
     finally:
         running.kill()
         running.wait()
+    os.utime(elsewhere, (two_hours_ago, two_hours_ago))
     ingest([seeds_dir], db=db, clean_dir=clean)
-    assert not in_flight.exists()
+    assert not in_flight.exists() and not elsewhere.exists()
     assert len(list(clean.glob("*.txt"))) == 5

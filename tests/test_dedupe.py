@@ -446,8 +446,37 @@ def test_signatures_never_rule_out_a_pair_that_verification_calls_a_copy(length:
             unrelated += 1
             ruled_out += not plausible
     assert copies >= 100
-    if length >= 120:  # short texts give too few values to tell
+    if length >= 600:  # texts under MIN_SKETCH_SHINGLES shingles are always verified
         assert ruled_out >= 0.9 * unrelated
+
+
+def test_signatures_never_rule_out_copies_at_the_thresholds_of_any_size() -> None:
+    """Pairs of shingle sets exactly at verify()'s thresholds (Jaccard 0.5; an excerpt
+    holding 75% of its shingles), from one shingle to thousands: none is ruled out.
+    Small sets fill few bins of the signature, and their agreements come in runs."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(3000):
+        smaller = int(np.exp(rng.uniform(0, np.log(3000))))
+        for near in (True, False):
+            if near:  # equal sizes sharing two thirds: Jaccard 0.5
+                larger, shared = smaller, -(-2 * smaller // 3)
+            elif smaller >= shingles.MIN_EXCERPT_SHINGLES:
+                larger, shared = int(smaller * rng.uniform(1, 5)), -(-3 * smaller // 4)
+            else:
+                continue
+            pool = np.unique(rng.integers(0, 2**64, smaller + larger, dtype=np.uint64))
+            rng.shuffle(pool)
+            common = pool[:shared]
+            a = np.sort(np.concatenate([common, pool[shared:smaller]]))
+            b = np.sort(np.concatenate([common, pool[smaller : smaller + larger - shared]]))
+            if len(a) != smaller or len(b) != larger:
+                continue  # a hash drawn twice (never, in practice)
+            assert shingles.verify(a, b).duplicate
+            agreement = int(np.count_nonzero(shingles._minhash(a) == shingles._minhash(b)))
+            assert shingles.may_copy(len(a), len(b), agreement), (smaller, larger, agreement)
+            checked += 1
+    assert checked > 4000
 
 
 def test_texts_fingerprinted_together_or_alone_get_the_same_fingerprint() -> None:
