@@ -240,6 +240,9 @@ def _plausible(
 ) -> Callable[[str], bool]:
     """Whether a candidate may be a copy of the article, as far as the signatures tell
     (see :func:`shingles.may_copy`); a candidate without a current row may."""
+    # A row may be older than its article's text: a file whose articles are all stored
+    # before any is linked. The candidates came from those rows too, and each of those
+    # articles is linked in its turn, with its own current row, finding this one.
     size, signature = len(fp.shingles), fp.signature
 
     def plausible(other: str) -> bool:
