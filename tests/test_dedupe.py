@@ -694,20 +694,34 @@ def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
         for _ in range(240)
     ]
     found_ahead_somewhere = False
+    current: dict[int, set[int]] = {}  # what each number's keys are, kept by hand
     for start in range(0, len(steps), 8):
         group = steps[start : start + 8]
         ahead.look_ahead([keys for _, keys in group])
         for seq, keys in group:
             expected = sorted(one_at_a_time.lookup(keys))
             assert sorted(ahead.lookup(keys)) == expected
+            # Few entries a key here, under MAX_MATCHES: every holder of a key is found.
+            assert expected == sorted(
+                (other, i)
+                for i, key in enumerate(keys.tolist())
+                for other, held in current.items()
+                if key in held
+            )
             found_ahead_somewhere |= bool(expected) and bool(ahead._ahead)
+            # add() is for a number without keys; one that has some is replaced.
+            replace = seq % 3 == 0 or seq in current
             for index in (one_at_a_time, ahead):
                 if seq % 5 == 0:
                     index.remove(seq)
-                elif seq % 3 == 0:
+                elif replace:
                     index.replace(seq, keys)
                 else:
                     index.add(seq, keys)
+            if seq % 5 == 0:
+                current.pop(seq, None)
+            else:
+                current[seq] = set(keys.tolist())
     assert found_ahead_somewhere
 
 
