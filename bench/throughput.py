@@ -20,7 +20,10 @@ In one run, so that the figures can be compared as ratios on a noisy machine:
    third within minutes, so each ratio is taken between runs side by side, and within a
    round the one-worker and the all-cores runs take turns to go first.
 4. The issue's targets as ratios of the figures above, the median of the rounds (each
-   round's figure beside it), with PASS or MISS.
+   round's figure beside it), with PASS or MISS. Then what bounds the all-cores ratios:
+   the throughput of --workers CPU-bound loops at once over one alone (measured in each
+   round next to the dump runs: the ceiling the machine itself puts on any ratio), and
+   the CPU time of each all-cores ingest over its one-worker run (what the pool adds).
 5. Dedupe time and peak memory at scale: bench/dedupe.py's scale runs (--dedupe-sizes).
 6. Peak memory of a large run: --memory-pages text dumps with --memory-workers workers.
 
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -71,6 +75,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # --- Corpus -----------------------------------------------------------------------------
 
@@ -375,6 +380,11 @@ class IngestRun:
     writer_trace: tuple[tuple[float, int], ...]
 
     @property
+    def cpu(self) -> float:
+        """CPU seconds of the writer's process and every worker."""
+        return self.writer_cpu + self.workers_cpu
+
+    @property
     def rate(self) -> float:
         """Inputs per second."""
         return self.inputs / self.seconds
@@ -458,6 +468,48 @@ def child_ingest(corpus: str, run_dir: str, workers: int) -> None:
         "hwm_kb": int(hwm[0]) if hwm else 0,
     }
     print(json.dumps(figures), flush=True)
+
+
+# --- What the machine gives several busy cores -----------------------------------------
+
+#: Iterations of the busy loop: about a second alone on the development machine.
+LOOP_ITERATIONS = 10_000_000
+
+
+def _busy_loop(start: Any, iterations: int, out: Any) -> None:
+    """Spin the interpreter (no I/O, no shared data) and report the loop's own seconds."""
+    start.wait()  # the processes' start-up stays out of the time
+    began = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i % 7
+    out.put(time.perf_counter() - began)
+
+
+def machine_scaling(processes: int, iterations: int = LOOP_ITERATIONS) -> float:
+    """Throughput of ``processes`` CPU-bound loops at once over one alone.
+
+    The ceiling the machine itself puts on the all-cores ratios: work that shares nothing
+    and waits for nothing reaches ``processes``x only when every busy core runs as fast
+    as one core does alone (not so on a shared virtual machine, or with SMT siblings).
+    """
+    context = multiprocessing.get_context("spawn")
+
+    def makespan(count: int) -> float:
+        start, out = context.Barrier(count), context.Queue()
+        loops = [
+            context.Process(target=_busy_loop, args=(start, iterations, out)) for _ in range(count)
+        ]
+        for loop in loops:
+            loop.start()
+        seconds = max(out.get() for _ in loops)
+        for loop in loops:
+            loop.join()
+        return seconds
+
+    # One loop alone just before and just after, as the anchor: a drift weighs on both.
+    alone = (makespan(1) + makespan(1)) / 2
+    return processes * alone / makespan(processes)
 
 
 # --- The anchor -------------------------------------------------------------------------
@@ -639,10 +691,19 @@ def speed(
     html_ratios: list[float] = []
     dump_rates: list[float] = []
     scaling: dict[str, list[float]] = {"html": [], "dumps": []}
+    cpu_ratios: dict[str, list[float]] = {"html": [], "dumps": []}
+    machine: list[float] = []
     counts = sorted({1, args.workers})
     for round_no in range(args.repeat):
         suffix = f" #{round_no + 1}" if args.repeat > 1 else ""
         for kind, name in (("html", "HTML"), ("dumps", "dumps")):
+            if kind == "dumps" and args.workers > 1:
+                # Next to the dump runs, whose ratio is the one at the edge of its target.
+                machine.append(machine_scaling(args.workers))
+                print(
+                    f"  {args.workers} busy loops at once / 1 alone{suffix}: {machine[-1]:.3f}x",
+                    flush=True,
+                )
             runs: dict[int, IngestRun] = {}
             for workers in counts if round_no % 2 == 0 else counts[::-1]:
                 if kind == "html" and workers == 1:
@@ -657,6 +718,7 @@ def speed(
             if kind == "dumps":
                 dump_rates.append(runs[1].rate)
             scaling[kind].append(runs[args.workers].rate / runs[1].rate)
+            cpu_ratios[kind].append(runs[args.workers].cpu / runs[1].cpu)
 
     rounds = f"median of {args.repeat} rounds" if args.repeat > 1 else "one round"
     print(f"\ntargets (ratios between runs side by side; {rounds}):")
@@ -677,6 +739,18 @@ def speed(
             f"  {name}, {args.workers} workers / 1 worker: {ratio:.3f}x{_each(scaling[kind], 'x')}"
             f"  (target >= 1.7)  {target}"
         )
+    if args.workers > 1:
+        print("\nwhat bounds the all-cores ratios (not targets):")
+        print(
+            f"  the machine: {args.workers} CPU-bound loops at once / 1 alone:"
+            f" {statistics.median(machine):.3f}x{_each(machine, 'x')}"
+        )
+        for kind, name in (("html", "HTML"), ("dumps", "text dumps")):
+            ratio = statistics.median(cpu_ratios[kind])
+            print(
+                f"  {name}, CPU time of the whole ingest, {args.workers} workers / 1 worker:"
+                f" {ratio:.3f}x{_each(cpu_ratios[kind], 'x')}"
+            )
 
 
 def _each(values: list[float], unit: str) -> str:
