@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,10 +151,44 @@ def progress(items: Iterable[T], length: int, label: str) -> Iterator[tuple[Any,
     if not sys.stderr.isatty():
         yield None, items
         return
+    rate = Rate(length)
+    # click's own ETA only shows after a second; this one shows from the first file on.
     with click.progressbar(
-        items, length=length, label=label, file=sys.stderr, show_pos=True, show_eta=True
-    ) as bar:
-        yield bar, bar
+        length=length, label=label, file=sys.stderr, show_pos=True, show_eta=False,
+        item_show_func=rate.show,
+    ) as bar:  # fmt: skip
+        yield bar, rate.advancing(items, bar)
+
+
+class Rate:
+    """Files per second since the start, and the time left at that rate."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.done = 0
+        self.started = time.monotonic()
+
+    def advancing(self, items: Iterable[T], bar: Any) -> Iterator[T]:
+        """The items; each one the caller is done with is counted and moves the bar on."""
+        for item in items:
+            yield item
+            self.done += 1
+            bar.update(1)
+
+    def show(self, _item: object = None) -> str | None:
+        """'12.3 files/s  ETA 00:01:05' (files/min when slower), once a file is done."""
+        elapsed = time.monotonic() - self.started
+        if not self.done or elapsed <= 0:
+            return None
+        per_second = self.done / elapsed
+        # Large captures on a busy cluster can take longer than ten seconds each.
+        speed = (
+            f"{per_second:.1f} files/s" if per_second >= 0.1 else f"{per_second * 60:.1f} files/min"
+        )
+        left = max(0, self.length - self.done) / per_second
+        minutes, seconds = divmod(int(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{speed}  ETA {hours:02}:{minutes:02}:{seconds:02}"
 
 
 def _echo_above(bar: object, line: str) -> None:

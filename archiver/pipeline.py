@@ -110,17 +110,20 @@ def process_file(
     path: Path,
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     known: Callable[[str], tuple[str | None, str | None]] | None = None,
+    named_as: Path | None = None,
 ) -> FileOutcome:
     """Read, decode and clean one raw file; never raises for bad input.
 
     ``known(path)`` gives the sha256 and extractor version stored for the path, so
-    an unchanged file is recognised without being cleaned again.
+    an unchanged file is recognised without being cleaned again. ``named_as`` is the
+    path the archive knows the file by, when it is read by another spelling of it.
     """
-    name = sources.path_text(path)  # a name that is not UTF-8 fails below, stored escaped
+    # A name that is not UTF-8 fails below, stored escaped.
+    name = sources.path_text(path if named_as is None else named_as)
     sha256 = size = None
     try:
         if warc.is_capture(path):
-            return process_capture(path, max_bytes, known)
+            return process_capture(path, max_bytes, known, named_as)
         data = sources.read_bytes(path, max_bytes)
         sha256, size = hashlib.sha256(data).hexdigest(), len(data)
         if known is not None and known(name) == (sha256, EXTRACTOR_VERSION):
@@ -147,11 +150,12 @@ def process_capture(
     path: Path,
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     known: Callable[[str], tuple[str | None, str | None]] | None = None,
+    named_as: Path | None = None,
 ) -> FileOutcome:
     """Clean every HTML response record of a WARC or ARC capture into an article."""
     from .html import article_from_html
 
-    name = str(path)
+    name = str(path if named_as is None else named_as)
     sha256, size = warc.file_sha256(path)
     if known is not None and known(name) == (sha256, EXTRACTOR_VERSION):
         unchanged = store.RawFileRecord(
@@ -162,7 +166,7 @@ def process_capture(
     failures: list[store.RawFileRecord] = []
     warnings: list[str] = []
     skipped = 0
-    for item in warc.iter_records(path, sha256, max_bytes):
+    for item in warc.iter_records(path, sha256, max_bytes, named_as):
         if isinstance(item, warc.Skipped):
             skipped += 1
             continue
@@ -208,9 +212,18 @@ def _failure(path: str, sha256: str | None, size: int | None, error: str) -> Fil
     return FileOutcome(record, ())
 
 
-def extract_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
-    """One unit of work for a worker: clean one raw file, given what the archive holds of it."""
-    return process_file(Path(path), max_bytes, known=lambda _: known)
+def extract_task(
+    path: str, known: tuple[str | None, str | None], max_bytes: int, folder: str | None = None
+) -> FileOutcome:
+    """One unit of work for a worker: clean one raw file, given what the archive holds of it.
+
+    ``folder`` is the ingest's working folder, which a relative path is read from: a Dask
+    worker runs in a folder of its own (or on another machine). The archive keeps the
+    path as given, so a local run and a distributed one store the same.
+    """
+    if folder is None:
+        return process_file(Path(path), max_bytes, known=lambda _: known)
+    return process_file(Path(folder, path), max_bytes, known=lambda _: known, named_as=Path(path))
 
 
 WORKER_DIED = (
@@ -219,15 +232,20 @@ WORKER_DIED = (
 )
 
 
-def task_bytes(path: str, known: tuple[str | None, str | None], max_bytes: int) -> int:
+def task_bytes(
+    path: str, known: tuple[str | None, str | None], max_bytes: int, folder: str | None = None
+) -> int:
     """The size of a task's raw file, what its extraction costs grows with (0 if unknown)."""
     try:
-        return os.stat(path).st_size  # a capture is read whole, whatever max_bytes says
+        # A capture is read whole, whatever max_bytes says.
+        return os.stat(Path(folder, path) if folder else path).st_size
     except (OSError, ValueError):
         return 0
 
 
-def crashed_task(path: str, known: tuple[str | None, str | None], max_bytes: int) -> FileOutcome:
+def crashed_task(
+    path: str, known: tuple[str | None, str | None], max_bytes: int, folder: str | None = None
+) -> FileOutcome:
     """The outcome of a raw file that killed the worker process reading it, twice."""
     return _failure(sources.path_text(path), None, None, WORKER_DIED)
 
@@ -367,8 +385,9 @@ def iter_ingest(
             cleanfiles.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
         ):
             cleanfiles.reconcile_clean_dir(db, folder)
+        here = task_folder(scheduler)
         tasks = (
-            (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes)
+            (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes, here)
             for path in sources.iter_raw_files(paths)
         )
         outcomes = workers_module.map_ordered(
@@ -379,6 +398,11 @@ def iter_ingest(
             for outcome in group:
                 writer.save(outcome)
                 yield outcome
+
+
+def task_folder(scheduler: str | None) -> str | None:
+    """The folder relative raw paths are read from on Dask workers; None for local ones."""
+    return os.getcwd() if scheduler else None
 
 
 def _groups(items: Iterable[FileOutcome], size: int) -> Iterator[list[FileOutcome]]:

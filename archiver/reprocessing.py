@@ -16,7 +16,15 @@ import sqlite_utils
 from . import cleanfiles, dedupe, sources, store
 from . import workers as workers_module
 from .models import EXTRACTOR_VERSION
-from .pipeline import FAILED, ArchiveWriter, FileOutcome, crashed_task, extract_task, task_bytes
+from .pipeline import (
+    FAILED,
+    ArchiveWriter,
+    FileOutcome,
+    crashed_task,
+    extract_task,
+    task_bytes,
+    task_folder,
+)
 
 # The stored fields whose change counts as a changed article when it is re-derived.
 _COMPARED = "title, text, published, source, dateline, author, language, url, duplicate_of"
@@ -114,7 +122,8 @@ def iter_reprocess(
     writer = ArchiveWriter(db, folder)
     with writer.closing():
         paths = stored_raw_paths(db, only_outdated)
-        tasks = ((path, (None, None), max_bytes) for path in paths)
+        here = task_folder(scheduler)
+        tasks = ((path, (None, None), max_bytes, here) for path in paths)
         outcomes = workers_module.map_ordered(
             extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes
         )

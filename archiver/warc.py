@@ -76,13 +76,18 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 
 def iter_records(
-    path: Path, sha256: str, max_bytes: int = sources.DEFAULT_MAX_BYTES
+    path: Path,
+    sha256: str,
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    named_as: Path | None = None,
 ) -> Iterator[RawDoc | RecordFailure | Skipped]:
     """Yield a RawDoc per HTML response record, and a RecordFailure or Skipped per other.
 
     A capture that cannot be read at all (truncated or damaged) ends with one
-    RecordFailure naming the offset where reading stopped.
+    RecordFailure naming the offset where reading stopped. The documents carry
+    ``named_as`` as their path when given: the path the archive knows the capture by.
     """
+    name = path if named_as is None else named_as
     with path.open("rb") as handle:
         records = iter(ArchiveIterator(handle, arc2warc=True))
         number = 0
@@ -112,7 +117,7 @@ def iter_records(
                 yield Skipped(key, f"not HTML ({content_type.split(';')[0] or 'no type'})")
                 continue
             try:
-                yield _record_doc(record, path, sha256, key, url, content_type, max_bytes)
+                yield _record_doc(record, name, sha256, key, url, content_type, max_bytes)
             except InputError as exc:
                 yield RecordFailure(key, url, str(exc))
 

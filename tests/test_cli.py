@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from click.testing import CliRunner
 
-from archiver.cli import main
+from archiver.cli import Rate, main
 
 from .conftest import SEED_NAMES, seed_gold
+from .corpus import write_corpus
 
 
 def _run(*args: str):
@@ -124,3 +133,67 @@ def test_stats_without_an_archive_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["stats", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 1
     assert "no archive at" in result.output and "Traceback" not in result.output
+
+
+def _on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
+    """Run a command with a terminal as its stdout and stderr: (exit code, all it showed)."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return process.wait(timeout=120), shown.decode("utf-8", "replace")
+
+
+RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")
+
+
+@pytest.mark.parametrize("mode", ["local", "dask"])
+def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode: str) -> None:
+    write_corpus(tmp_path / "raw", 40, copy_every=8)
+    command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+               "--clean-dir", "clean", "--workers", "1"]  # fmt: skip
+    if mode == "dask":
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster:  # fmt: skip
+            code, shown = _on_a_terminal(
+                [*command, "--scheduler", cluster.scheduler_address], tmp_path
+            )
+    else:
+        code, shown = _on_a_terminal(command, tmp_path)
+    assert code == 0, shown[-2000:]
+    assert "ingesting" in shown and "40/40" in shown
+    assert RATE_AND_ETA.search(shown), shown[-2000:]
+    assert not re.search(r"\b0/40 [^\r]*files/s", shown)  # no rate before a file is done
+    assert "40 ingested, 0 unchanged, 0 failed" in shown
+    # Piped, as in a script or a log, there is no bar to redraw.
+    piped = _run("ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "b.db"),
+                 "--clean-dir", str(tmp_path / "c2"), "--workers", "1")  # fmt: skip
+    assert "40 ingested" in piped.stderr
+    assert "ingesting" not in piped.stderr and "files/s" not in piped.stderr
+
+
+def test_the_rate_and_time_left_are_those_of_the_files_done_so_far() -> None:
+    rate = Rate(length=100)
+    assert rate.show() is None  # nothing done yet: no rate to tell
+    rate.started = time.monotonic() - 10
+    moved: list[int] = []
+    bar = SimpleNamespace(update=moved.append)
+    assert list(rate.advancing(range(50), bar)) == list(range(50))
+    assert len(moved) == 50
+    # 50 files in 10 seconds: 5 a second, and the other 50 in 10 more.
+    assert rate.show() == "5.0 files/s  ETA 00:00:10"
+    rate.started = time.monotonic() - 3600
+    assert rate.show() == "0.8 files/min  ETA 01:00:00"  # slower than one file in 10 s

@@ -234,6 +234,36 @@ def test_dask_local_cluster_stores_what_a_local_run_stores(tmp_path: Path) -> No
     assert snapshot(tmp_path / "local.db") == snapshot(tmp_path / "dask.db")
 
 
+def test_dask_workers_in_another_folder_read_relative_paths_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    from .test_warc import write_capture
+
+    work = tmp_path / "work"
+    write_corpus(work / "raw", 12, copy_every=4)
+    write_capture(work / "raw" / "capture.warc.gz")
+    monkeypatch.chdir(work)
+    ingest(["raw"], db=tmp_path / "local.db", clean_dir=tmp_path / "c1", workers=1)
+    # The workers start in another folder, as on another machine: "raw" means nothing there.
+    monkeypatch.chdir(tmp_path)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        monkeypatch.chdir(work)
+        summary = ingest(
+            ["raw"],
+            db=tmp_path / "dask.db",
+            clean_dir=tmp_path / "c2",
+            scheduler=cluster.scheduler_address,
+        )
+    assert summary.failed == 0 and summary.ingested == 13
+    local, distributed_run = snapshot(tmp_path / "local.db"), snapshot(tmp_path / "dask.db")
+    assert local == distributed_run
+    # Stored as given, so that a later local run finds them unchanged.
+    assert {path for path, _, _ in local["files"]} >= {"raw/capture.warc.gz", "raw/dump-00000.txt"}
+
+
 def test_a_task_that_kills_its_dask_worker_costs_that_task_only() -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
