@@ -186,7 +186,8 @@ class Rate:
             f"{per_second:.1f} files/s" if per_second >= 0.1 else f"{per_second * 60:.1f} files/min"
         )
         left = max(0, self.length - self.done) / per_second
-        minutes, seconds = divmod(int(left), 60)
+        # Never 00:00:00 while a file is left.
+        minutes, seconds = divmod(max(round(left), 1) if left else 0, 60)
         hours, minutes = divmod(minutes, 60)
         return f"{speed}  ETA {hours:02}:{minutes:02}:{seconds:02}"
 

@@ -23,7 +23,8 @@ In one run, so that the figures can be compared as ratios on a noisy machine:
    round's figure beside it), with PASS or MISS. Then what bounds the all-cores ratios:
    the throughput of --workers CPU-bound loops at once over one alone (measured in each
    round next to the dump runs: the ceiling the machine itself puts on any ratio), and
-   the CPU time of each all-cores ingest over its one-worker run (what the pool adds).
+   the CPU time of each all-cores ingest (writer and workers) over its one-worker run
+   (what the pool adds, and the slowdown of busy cores the loops measure).
 5. Dedupe time and peak memory at scale: bench/dedupe.py's scale runs (--dedupe-sizes).
 6. Peak memory of a large run: --memory-pages text dumps with --memory-workers workers.
 
@@ -61,6 +62,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import random
 import re
 import resource
@@ -474,11 +476,13 @@ def child_ingest(corpus: str, run_dir: str, workers: int) -> None:
 
 #: Iterations of the busy loop: about a second alone on the development machine.
 LOOP_ITERATIONS = 10_000_000
+#: Seconds a loop process may take to start, or to report, before the measure gives up.
+LOOP_TIMEOUT = 120
 
 
 def _busy_loop(start: Any, iterations: int, out: Any) -> None:
     """Spin the interpreter (no I/O, no shared data) and report the loop's own seconds."""
-    start.wait()  # the processes' start-up stays out of the time
+    start.wait(timeout=LOOP_TIMEOUT)  # the processes' start-up stays out of the time
     began = time.perf_counter()
     total = 0
     for i in range(iterations):
@@ -502,14 +506,28 @@ def machine_scaling(processes: int, iterations: int = LOOP_ITERATIONS) -> float:
         ]
         for loop in loops:
             loop.start()
-        seconds = max(out.get() for _ in loops)
+        times: list[float] = []
+        deadline = time.monotonic() + LOOP_TIMEOUT
+        while len(times) < count:
+            try:
+                times.append(out.get(timeout=1))
+            except queue.Empty as empty:
+                # A loop that died (killed, out of memory) would leave the others waiting.
+                died = [loop.exitcode for loop in loops if loop.exitcode not in (None, 0)]
+                if died or time.monotonic() > deadline:
+                    for loop in loops:
+                        loop.kill()
+                    message = f"machine scaling: a busy loop failed or hung (exit codes {died})"
+                    raise SystemExit(message) from empty
         for loop in loops:
             loop.join()
-        return seconds
+        return max(times)
 
     # One loop alone just before and just after, as the anchor: a drift weighs on both.
-    alone = (makespan(1) + makespan(1)) / 2
-    return processes * alone / makespan(processes)
+    before = makespan(1)
+    together = makespan(processes)
+    after = makespan(1)
+    return processes * (before + after) / 2 / together
 
 
 # --- The anchor -------------------------------------------------------------------------
@@ -740,6 +758,8 @@ def speed(
             f"  (target >= 1.7)  {target}"
         )
     if args.workers > 1:
+        # The CPU-time ratio is not the pool's overhead alone: with every core busy, a
+        # CPU second does less work where the loops' ratio is below the worker count.
         print("\nwhat bounds the all-cores ratios (not targets):")
         print(
             f"  the machine: {args.workers} CPU-bound loops at once / 1 alone:"

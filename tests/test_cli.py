@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import re
+import select
 import sqlite3
 import subprocess
 import sys
@@ -142,7 +143,13 @@ def _on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=terminal, stderr=terminal)
     os.close(terminal)
     shown = b""
+    deadline = time.monotonic() + 120
     while True:
+        ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:  # a stuck run fails the test instead of hanging the suite
+            process.kill()
+            os.close(controller)
+            pytest.fail(f"no end after 120 s; it showed: {shown[-2000:]!r}")
         try:
             chunk = os.read(controller, 4096)
         except OSError:  # the terminal closes when the process exits
@@ -151,7 +158,7 @@ def _on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
             break
         shown += chunk
     os.close(controller)
-    return process.wait(timeout=120), shown.decode("utf-8", "replace")
+    return process.wait(timeout=30), shown.decode("utf-8", "replace")
 
 
 RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")
@@ -197,3 +204,9 @@ def test_the_rate_and_time_left_are_those_of_the_files_done_so_far() -> None:
     assert rate.show() == "5.0 files/s  ETA 00:00:10"
     rate.started = time.monotonic() - 3600
     assert rate.show() == "0.8 files/min  ETA 01:00:00"  # slower than one file in 10 s
+    nearly = Rate(length=51)
+    nearly.started = time.monotonic() - 10
+    list(nearly.advancing(range(50), bar))
+    assert nearly.show() == "5.0 files/s  ETA 00:00:01"  # 0.2 s left shows as a second
+    list(nearly.advancing(range(1), bar))
+    assert nearly.show() == "5.1 files/s  ETA 00:00:00"  # all done
