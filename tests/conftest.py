@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +36,28 @@ def seeds_dir(tmp_path: Path) -> Path:
     for path in SEED_RAW.glob("*.txt"):
         (folder / path.name).write_bytes(path.read_bytes())
     return folder
+
+
+def run_on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
+    """Run a command with a terminal as its stdout and stderr: (exit code, all it showed)."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + 120
+    while True:
+        ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:  # a stuck run fails the test instead of hanging the suite
+            process.kill()
+            os.close(controller)
+            pytest.fail(f"no end after 120 s; it showed: {shown[-2000:]!r}")
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return process.wait(timeout=30), shown.decode("utf-8", "replace")

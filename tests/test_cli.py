@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +15,7 @@ from click.testing import CliRunner
 
 from archiver.cli import Rate, main
 
-from .conftest import SEED_NAMES, seed_gold
+from .conftest import SEED_NAMES, run_on_a_terminal, seed_gold
 from .corpus import write_corpus
 
 
@@ -136,36 +132,11 @@ def test_stats_without_an_archive_is_a_clear_error(tmp_path: Path) -> None:
     assert "no archive at" in result.output and "Traceback" not in result.output
 
 
-def _on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
-    """Run a command with a terminal as its stdout and stderr: (exit code, all it showed)."""
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    shown = b""
-    deadline = time.monotonic() + 120
-    while True:
-        ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:  # a stuck run fails the test instead of hanging the suite
-            process.kill()
-            os.close(controller)
-            pytest.fail(f"no end after 120 s; it showed: {shown[-2000:]!r}")
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closes when the process exits
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    return process.wait(timeout=30), shown.decode("utf-8", "replace")
-
-
 RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")
 
 
 @pytest.mark.parametrize("mode", ["local", "dask"])
-def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode: str) -> None:
+def test_ingest_shows_its_rate_and_time_leftrun_on_a_terminal(tmp_path: Path, mode: str) -> None:
     write_corpus(tmp_path / "raw", 40, copy_every=8)
     command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
                "--clean-dir", "clean", "--workers", "1"]  # fmt: skip
@@ -175,11 +146,11 @@ def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode:
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None,
         ) as cluster:  # fmt: skip
-            code, shown = _on_a_terminal(
+            code, shown = run_on_a_terminal(
                 [*command, "--scheduler", cluster.scheduler_address], tmp_path
             )
     else:
-        code, shown = _on_a_terminal(command, tmp_path)
+        code, shown = run_on_a_terminal(command, tmp_path)
     assert code == 0, shown[-2000:]
     assert "ingesting" in shown and "40/40" in shown
     assert RATE_AND_ETA.search(shown), shown[-2000:]

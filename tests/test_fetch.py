@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import itertools
 import os
-import pty
 import re
 import signal
 import sqlite3
@@ -28,6 +27,8 @@ from archiver import fetch
 from archiver.cli import main
 from archiver.robots import parse_retry_after, parse_robots
 from archiver.urls import UrlRefused, normalize_url, read_url_list
+
+from .conftest import run_on_a_terminal
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARTICLE_A = (FIXTURES / "fetch_article_a.html").read_bytes()
@@ -682,22 +683,8 @@ def test_cli_needs_urls_and_reports_a_missing_list(tmp_path: Path) -> None:
 def test_progress_shows_per_host_counts_on_a_terminal(site: Site, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "archiver", "fetch", "--delay", "0.1", "--db", "a.db",
                *(f"{site.base}/page/{n}" for n in range(3))]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=terminal, stdout=terminal)
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closes when the process exits
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    assert process.wait(timeout=30) == 0
-    text = shown.decode("utf-8", "replace")
+    code, text = run_on_a_terminal(command, tmp_path)
+    assert code == 0, text[-2000:]
     assert "fetching" in text and "3/3" in text
     assert "127.0.0.1 3" in text
     assert "3 fetched" in text
