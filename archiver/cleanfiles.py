@@ -237,14 +237,15 @@ def _abandoned(path: Path) -> bool:
     named = _TMP_NAME.match(path.name)
     if age > ABANDONED_AFTER_SECONDS or named is None:
         return True
-    if named.group("host") != _HOST or int(named.group("pid")) == os.getpid():
+    pid = int(named.group("pid"))
+    if named.group("host") != _HOST or pid == os.getpid():
         return False
     try:
-        os.kill(int(named.group("pid")), 0)  # signal 0: only asks whether it exists
+        os.kill(pid, 0)  # signal 0: only asks whether it exists
     except (ProcessLookupError, OverflowError, ValueError):
         return True  # ended, or no process id at all
-    except OSError:  # it exists, another user's
-        return False
+    except OSError:
+        pass  # it exists, another user's
     return False
 
 

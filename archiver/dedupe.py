@@ -217,8 +217,8 @@ def _link(
     roots = _roots(db, candidates)
     for missing in sorted(set(candidates) - set(roots)):
         sigs.forget(missing)  # a signature left by an article deleted since
-    sketches = sigs.sketches(db, candidates)
-    scores = _copy_scores(article_id, candidates, roots, seen, _plausible(fp, sketches))
+    plausible = _plausible(db, sigs, fp, candidates)
+    scores = _copy_scores(article_id, candidates, roots, seen, plausible)
     duplicate_of, copies = None, "[]"
     if not new:
         duplicate_of, copies = db.execute(
@@ -236,14 +236,20 @@ def _link(
 
 
 def _plausible(
-    fp: shingles.Fingerprint, sketches: dict[str, tuple[int, np.ndarray]]
+    db: sqlite_utils.Database,
+    sigs: signatures.Signatures,
+    fp: shingles.Fingerprint,
+    candidates: list[str],
 ) -> Callable[[str], bool]:
     """Whether a candidate may be a copy of the article, as far as the signatures tell
     (see :func:`shingles.may_copy`); a candidate without a current row may."""
+    size, signature = len(fp.shingles), fp.signature
+    if size < shingles.MIN_SKETCH_SHINGLES or not candidates:
+        return lambda other: True  # may_copy rules out none: no rows worth reading
     # A row may be older than its article's text: a file whose articles are all stored
     # before any is linked. The candidates came from those rows too, and each of those
     # articles is linked in its turn, with its own current row, finding this one.
-    size, signature = len(fp.shingles), fp.signature
+    sketches = sigs.sketches(db, candidates)
 
     def plausible(other: str) -> bool:
         found = sketches.get(other)
@@ -261,7 +267,7 @@ def _copy_scores(
     candidates: list[str],
     roots: dict[str, str],
     seen: _Comparison,
-    plausible: Callable[[str], bool] = lambda other: True,
+    plausible: Callable[[str], bool],
 ) -> dict[str, float]:
     """The Jaccard of the candidates the article copies, as far as choosing its cluster
     needs them: every story it copies, and the best Jaccard of each when there are two.

@@ -214,8 +214,8 @@ class KeyIndex:
         seqs, probed = self._array_match_arrays(queries[maybe])
         at_query = maybe[probed]
         # Matches come in query order: each set of queries' matches is one slice.
-        bounds = np.searchsorted(at_query, [0, *ends]).tolist()
         firsts = [0, *ends]
+        bounds = np.searchsorted(at_query, firsts).tolist()
         for n, queries_of in enumerate(batch):
             start, end = bounds[n], bounds[n + 1]
             at_own = (at_query[start:end] - firsts[n]).tolist()

@@ -221,9 +221,8 @@ def extract_task(
     worker runs in a folder of its own (or on another machine). The archive keeps the
     path as given, so a local run and a distributed one store the same.
     """
-    if folder is None:
-        return process_file(Path(path), max_bytes, known=lambda _: known)
-    return process_file(Path(folder, path), max_bytes, known=lambda _: known, named_as=Path(path))
+    read = Path(folder or "", path)  # Path("", path) is the path itself
+    return process_file(read, max_bytes, known=lambda _: known, named_as=Path(path))
 
 
 WORKER_DIED = (
@@ -238,7 +237,7 @@ def task_bytes(
     """The size of a task's raw file, what its extraction costs grows with (0 if unknown)."""
     try:
         # A capture is read whole, whatever max_bytes says.
-        return os.stat(Path(folder, path) if folder else path).st_size
+        return os.stat(Path(folder or "", path)).st_size
     except (OSError, ValueError):
         return 0
 
