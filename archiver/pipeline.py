@@ -118,10 +118,13 @@ def process_file(
     an unchanged file is recognised without being cleaned again. ``named_as`` is the
     path the archive knows the file by, when it is read by another spelling of it.
     """
-    # A name that is not UTF-8 fails below, stored escaped.
-    name = sources.path_text(path if named_as is None else named_as)
+    # A name that is not UTF-8 fails, stored escaped. The name is checked, not the path
+    # read: a Dask worker may read it under a working folder whose own name is not UTF-8.
+    named = path if named_as is None else named_as
+    name = sources.path_text(named)
     sha256 = size = None
     try:
+        sources.check_name(named)
         if warc.is_capture(path):
             return process_capture(path, max_bytes, known, named_as)
         data = sources.read_bytes(path, max_bytes)

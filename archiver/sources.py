@@ -107,10 +107,6 @@ def open_regular(path: Path) -> io.BufferedReader:
     FIFO with no writer cannot hang the run and a path swapped after a check cannot slip
     through; reads of a regular file are unaffected by O_NONBLOCK.
     """
-    if path_text(path) != str(path):
-        # The name could be opened, but not stored: SQLite text must be valid UTF-8, and
-        # an escaped name would no longer lead back to the raw file.
-        raise InputError("file name is not valid UTF-8; rename the file to ingest it")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     try:
         mode = os.fstat(fd).st_mode
@@ -122,6 +118,14 @@ def open_regular(path: Path) -> io.BufferedReader:
     except BaseException:
         os.close(fd)
         raise
+
+
+def check_name(path: str | os.PathLike[str]) -> None:
+    """Raise InputError when a raw file's name cannot be stored as it is."""
+    if path_text(path) != os.fspath(path):
+        # The name could be opened, but not stored: SQLite text must be valid UTF-8, and
+        # an escaped name would no longer lead back to the raw file.
+        raise InputError("file name is not valid UTF-8; rename the file to ingest it")
 
 
 def path_text(path: str | os.PathLike[str]) -> str:
@@ -227,6 +231,7 @@ def meta_charset(data: bytes) -> str | None:
 
 def read_raw(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
     """Read and decode one raw file into a RawDoc, or raise InputError with the reason."""
+    check_name(path)
     return decode_raw(str(path), read_bytes(path, max_bytes), max_bytes)
 
 
