@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -87,6 +88,8 @@ def ingest(
     count = sources.count_raw_files(paths)
     if workers is None:
         workers = pipeline_workers(count)
+    if scheduler:
+        _quiet_dask_logs()
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
     try:
@@ -96,17 +99,32 @@ def ingest(
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
+    except workers_module.SchedulerError as exc:
+        if any(tally.counts.values()):
+            click.echo(f"stopped: {tally.summary().line()}; run again to resume", err=True)
+        raise click.ClickException(str(exc)) from None
     except store_errors() as exc:
         raise click.ClickException(
             f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
         ) from None
-    except RuntimeError as exc:  # e.g. no Dask installed, or the scheduler unreachable
+    except RuntimeError as exc:  # e.g. no Dask installed
         raise click.ClickException(str(exc)) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)
     _warn_outdated_signatures(db)
     if summary.failed:
         sys.exit(1)
+
+
+def _quiet_dask_logs() -> None:
+    """Keep Dask's log records of a lost or unreachable scheduler off the terminal."""
+    # Its tracebacks would bury the one-line error that says what happened. Dask sets the
+    # levels of its loggers when it is imported, so it is imported first.
+    with contextlib.suppress(ImportError):
+        import distributed  # noqa: F401
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _warn_outdated_signatures(db: str) -> None:

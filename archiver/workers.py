@@ -15,7 +15,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, CancelledError, Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -348,6 +348,10 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+class SchedulerError(RuntimeError):
+    """The Dask scheduler cannot be reached, or was lost during the run."""
+
+
 def _dask_map(
     fn: Callable[..., R],
     tasks: Iterable[tuple[Any, ...]],
@@ -359,23 +363,59 @@ def _dask_map(
     except ImportError:
         raise RuntimeError("distributed ingest needs Dask: pip install 'archiver[dask]'") from None
 
+    try:
+        client = Client(scheduler)
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or no address at all
+        raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {exc}") from None
+    with client:
+        yield from _dask_results(client, scheduler, fn, tasks, on_crash, KilledWorker)
+
+
+@contextlib.contextmanager
+def _scheduler_errors(scheduler: str) -> Iterator[None]:
+    """Raise a lost connection to the scheduler as a SchedulerError."""
+    # The tasks never raise for a bad input (an input's error is its outcome), so what a
+    # future raises, besides KilledWorker, is the cluster's: a closed connection, or a
+    # future cancelled once the client lost the scheduler.
+    try:
+        yield
+    except (OSError, CancelledError) as exc:
+        # Dask's own message names connection objects and futures over several lines.
+        raise SchedulerError(
+            f"lost the connection to the Dask scheduler {scheduler} ({type(exc).__name__})"
+        ) from None
+
+
+def _dask_results(
+    client: Any,
+    scheduler: str,
+    fn: Callable[..., R],
+    tasks: Iterable[tuple[Any, ...]],
+    on_crash: Callable[..., R] | None,
+    killed: type[BaseException],
+) -> Iterator[R]:
+    """The tasks' results in order, with a window of them submitted ahead."""
+
     def result(task: tuple[Any, ...], future: Any) -> R:
         try:
-            value: R = future.result()
-        except KilledWorker:  # the task killed every worker Dask tried it on
+            with _scheduler_errors(scheduler):
+                value: R = future.result()
+        except killed:  # the task killed every worker Dask tried it on
             if on_crash is None:
                 raise
             return on_crash(*task)
         return value
 
-    with Client(scheduler) as client:
+    with _scheduler_errors(scheduler):
         nthreads = sum(client.nthreads().values()) or 1
         client.run(warm_up)
-        window = nthreads * TASKS_PER_WORKER
-        pending: deque[tuple[tuple[Any, ...], Any]] = deque()
-        for task in tasks:
-            pending.append((task, client.submit(fn, *task, pure=False)))
-            if len(pending) >= window:
-                yield result(*pending.popleft())
-        while pending:
+    window = nthreads * TASKS_PER_WORKER
+    pending: deque[tuple[tuple[Any, ...], Any]] = deque()
+    for task in tasks:
+        with _scheduler_errors(scheduler):
+            future = client.submit(fn, *task, pure=False)
+        pending.append((task, future))
+        if len(pending) >= window:
             yield result(*pending.popleft())
+    while pending:
+        yield result(*pending.popleft())

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,7 +141,7 @@ RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")
 
 
 @pytest.mark.parametrize("mode", ["local", "dask"])
-def test_ingest_shows_its_rate_and_time_leftrun_on_a_terminal(tmp_path: Path, mode: str) -> None:
+def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode: str) -> None:
     write_corpus(tmp_path / "raw", 40, copy_every=8)
     command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
                "--clean-dir", "clean", "--workers", "1"]  # fmt: skip
@@ -161,6 +166,98 @@ def test_ingest_shows_its_rate_and_time_leftrun_on_a_terminal(tmp_path: Path, mo
                  "--clean-dir", str(tmp_path / "c2"), "--workers", "1")  # fmt: skip
     assert "40 ingested" in piped.stderr
     assert "ingesting" not in piped.stderr and "files/s" not in piped.stderr
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:{port}", "no-port-here"], ids=["nothing-listening", "malformed"]
+)
+def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
+    seeds_dir: Path, tmp_path: Path, address: str
+) -> None:
+    pytest.importorskip("distributed")  # first: it adds its settings to dask.config
+    import dask
+
+    db, clean = str(tmp_path / "a.db"), str(tmp_path / "clean")
+    assert _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", clean).exit_code == 0
+    write_corpus(tmp_path / "raw", 4)
+    with socket.socket() as probe:  # a port nothing listens on once this is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = CliRunner().invoke(
+            main,
+            ["ingest", str(tmp_path / "raw"), "--db", db, "--clean-dir", clean,
+             "--scheduler", address.format(port=port)],
+        )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot connect to the Dask scheduler"), result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+    assert "cannot write the archive" not in result.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from articles").fetchone() == (5,)
+    assert len(list(Path(clean).glob("*.txt"))) == 5
+
+
+# A cluster in a process group of its own, so that the test can kill it outright.
+CLUSTER = """
+import sys, time
+from distributed import LocalCluster
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                       host="127.0.0.1", dashboard_address=None)
+print(cluster.scheduler_address, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_scheduler_lost_during_ingest_stops_it_with_what_was_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 3000, copy_every=50)
+    cluster = subprocess.Popen(
+        [sys.executable, "-c", CLUSTER], stdout=subprocess.PIPE, text=True,
+        start_new_session=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert cluster.stdout is not None
+        address = cluster.stdout.readline().strip()
+        assert address.startswith("tcp://"), address
+        command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+                   "--clean-dir", "clean", "--scheduler", address]  # fmt: skip
+        run = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while _articles(tmp_path / "a.db") == 0:  # until the first batch is committed
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(cluster.pid, signal.SIGKILL)
+        cluster.wait()
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 1
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert f"Error: lost the connection to the Dask scheduler {address}" in stderr
+    assert len(stderr.splitlines()) == 2, stderr  # what was stored, and the error
+    stopped = re.search(r"stopped: (\d+) ingested, 0 unchanged, 0 failed .*run again", stderr)
+    assert stopped, stderr[-3000:]
+    # What the run said it stored is stored, with its clean files; the rest is not lost
+    # either: a run again (here with local workers) takes up from there.
+    stored = int(stopped.group(1))
+    assert 0 < stored < 3000
+    assert _articles(tmp_path / "a.db") == stored
+    assert len(list((tmp_path / "clean").glob("*.txt"))) == stored
+    monkeypatch.chdir(tmp_path)  # the same relative paths, so the same files
+    again = _run("ingest", "raw", "--db", "a.db", "--clean-dir", "clean", "--workers", "1")
+    assert f"{3000 - stored} ingested, {stored} unchanged, 0 failed" in again.stderr
+
+
+def _articles(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        try:
+            return int(conn.execute("select count(*) from articles").fetchone()[0])
+        except sqlite3.OperationalError:  # the schema is not made yet
+            return 0
 
 
 def test_the_rate_and_time_left_are_those_of_the_files_done_so_far() -> None:
