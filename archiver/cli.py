@@ -102,7 +102,7 @@ def ingest(
     except workers_module.SchedulerError as exc:
         if any(tally.counts.values()):
             click.echo(f"stopped: {tally.summary().line()}; run again to resume", err=True)
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(one_line(str(exc))) from None
     except store_errors() as exc:
         raise click.ClickException(
             f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"

@@ -408,7 +408,15 @@ def _dask_results(
 
     with _scheduler_errors(scheduler):
         nthreads = sum(client.nthreads().values()) or 1
-        client.run(warm_up)
+        try:
+            client.run(warm_up)
+        except (OSError, CancelledError):
+            raise
+        except Exception as exc:  # Dask hands back a worker's ImportError as Exception(text)
+            raise SchedulerError(
+                f"the Dask workers cannot run archiver ({exc}); install it, with the same"
+                " version and its dependencies, on every worker"
+            ) from None
     window = nthreads * TASKS_PER_WORKER
     pending: deque[tuple[tuple[Any, ...], Any]] = deque()
     for task in tasks:

@@ -198,6 +198,40 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     assert len(list(Path(clean).glob("*.txt"))) == 5
 
 
+# Loaded by each Dask worker before anything else: the worker then cannot import archiver,
+# as on a cluster where it was never installed.
+WITHOUT_ARCHIVER = """
+import sys
+
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name == "archiver" or name.startswith("archiver."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Hide())
+"""
+
+
+def test_ingest_on_workers_without_archiver_says_to_install_it(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 4)
+    preload = tmp_path / "without_archiver.py"
+    preload.write_text(WITHOUT_ARCHIVER, encoding="utf-8")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, preload=[str(preload)],
+    ) as cluster:  # fmt: skip
+        result = CliRunner().invoke(
+            main,
+            ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
+             "--clean-dir", str(tmp_path / "clean"), "--scheduler", cluster.scheduler_address],
+        )  # fmt: skip
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: the Dask workers cannot run archiver")
+    assert "No module named 'archiver'" in result.stderr and "install it" in result.stderr
+
+
 # A cluster in a process group of its own, so that the test can kill it outright.
 CLUSTER = """
 import sys, time
