@@ -85,11 +85,14 @@ def ingest(
     """
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
+    if scheduler:
+        _quiet_dask_logs()
+        if workers is not None:
+            click.echo("note: --workers does not apply with --scheduler: the cluster's"
+                       " workers extract", err=True)  # fmt: skip
     count = sources.count_raw_files(paths)
     if workers is None:
         workers = pipeline_workers(count)
-    if scheduler:
-        _quiet_dask_logs()
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
     try:

@@ -363,12 +363,36 @@ def _dask_map(
     except ImportError:
         raise RuntimeError("distributed ingest needs Dask: pip install 'archiver[dask]'") from None
 
-    try:
-        client = Client(scheduler)
-    except (OSError, ValueError, TypeError) as exc:  # unreachable, or no address at all
-        raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {exc}") from None
+    client = _connect(Client, scheduler)
     with client:
         yield from _dask_results(client, scheduler, fn, tasks, on_crash, KilledWorker)
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    """A Dask client connected to the scheduler, or SchedulerError saying why not."""
+    try:
+        return client_class(scheduler)
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or no address at all
+        reason = str(exc)
+        _close_failed_client(exc, client_class)
+    raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {reason}")
+
+
+def _close_failed_client(exc: BaseException, client_class: Any) -> None:
+    """Close the client a failed connection left half made, found in the error's traceback.
+
+    Dask leaves it open: garbage-collected later, its close waits for an event loop that may
+    be stopped (at exit: a minute) or be starting the next client's (a deadlock).
+    """
+    frame = exc.__traceback__
+    while frame is not None:
+        made = frame.tb_frame.f_locals.get("self")
+        if isinstance(made, client_class):
+            with contextlib.suppress(Exception):
+                made.close()
+            break
+        frame = frame.tb_next
+    exc.__traceback__ = None
 
 
 @contextlib.contextmanager

@@ -198,6 +198,43 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     assert len(list(Path(clean).glob("*.txt"))) == 5
 
 
+def test_workers_given_with_a_scheduler_are_said_not_to_apply(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 2)
+    result = CliRunner().invoke(
+        main,
+        ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"), "--workers", "4",
+         "--clean-dir", str(tmp_path / "clean"), "--scheduler", "no-port-here"],
+    )  # fmt: skip
+    assert result.stderr.startswith("note: --workers does not apply with --scheduler")
+
+
+# Two failed runs in one process, their results kept (as a test harness or a notebook
+# keeps the last error), then the process ends.
+TWO_FAILED_RUNS = """
+from click.testing import CliRunner
+from archiver.cli import main
+kept = [
+    CliRunner().invoke(main, ["ingest", "raw", "--db", "a.db", "--scheduler", "no-port-here"])
+    for _ in range(2)
+]
+print([result.exit_code for result in kept])
+"""
+
+
+def test_a_failed_connection_leaves_no_client_open_to_stall_the_exit(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 2)
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_FAILED_RUNS], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "[1, 1]", done.stderr[-2000:]
+    # A half-made client left open is closed at exit by the garbage collector, which then
+    # waits a minute for Dask's stopped event loop and prints a TimeoutError.
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+
+
 # Loaded by each Dask worker before anything else: the worker then cannot import archiver,
 # as on a cluster where it was never installed.
 WITHOUT_ARCHIVER = """
