@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -83,28 +82,29 @@ def ingest(
     Files already ingested unchanged are skipped; a changed file replaces its
     article. Exits with status 1 if any input failed.
     """
+    if scheduler and workers is not None:
+        click.echo("note: --workers does not apply with --scheduler: the cluster's"
+                   " workers extract", err=True)  # fmt: skip
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
-    if scheduler:
-        _quiet_dask_logs()
-        if workers is not None:
-            click.echo("note: --workers does not apply with --scheduler: the cluster's"
-                       " workers extract", err=True)  # fmt: skip
     count = sources.count_raw_files(paths)
     if workers is None:
         workers = pipeline_workers(count)
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
+    # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
+    quiet = workers_module.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
-        with progress(outcomes, count, "ingesting") as (bar, shown):
+        with quiet, progress(outcomes, count, "ingesting") as (bar, shown):
             for outcome in shown:
                 tally.add(_report(outcome, bar))
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
     except workers_module.SchedulerError as exc:
-        if any(tally.counts.values()):
-            click.echo(f"stopped: {tally.summary().line()}; run again to resume", err=True)
+        done = tally.summary()
+        if done.ingested or done.unchanged or done.failed:
+            click.echo(f"stopped: {done.line()}; run again to resume", err=True)
         raise click.ClickException(one_line(str(exc))) from None
     except store_errors() as exc:
         raise click.ClickException(
@@ -117,17 +117,6 @@ def ingest(
     _warn_outdated_signatures(db)
     if summary.failed:
         sys.exit(1)
-
-
-def _quiet_dask_logs() -> None:
-    """Keep Dask's log records of a lost or unreachable scheduler off the terminal."""
-    # Its tracebacks would bury the one-line error that says what happened. Dask sets the
-    # levels of its loggers when it is imported, so it is imported first.
-    with contextlib.suppress(ImportError):
-        import distributed  # noqa: F401
-    for name in list(logging.root.manager.loggerDict):
-        if name == "distributed" or name.startswith("distributed."):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _warn_outdated_signatures(db: str) -> None:

@@ -9,6 +9,7 @@ is in flight, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import threading
@@ -348,6 +349,23 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+@contextlib.contextmanager
+def quiet_dask_logs() -> Iterator[None]:
+    """Keep Dask's log records off the terminal for a while; their levels are restored after."""
+    # Dask sets the levels of its loggers when it is imported, so it is imported first.
+    with contextlib.suppress(ImportError):
+        import distributed  # noqa: F401
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
 class SchedulerError(RuntimeError):
     """The Dask scheduler cannot be reached, or was lost during the run."""
 
@@ -370,44 +388,56 @@ def _dask_map(
 
 def _connect(client_class: Any, scheduler: str) -> Any:
     """A Dask client connected to the scheduler, or SchedulerError saying why not."""
+    # Made, then connected, so that the client of a failed connection is at hand to close:
+    # Dask leaves it open, and garbage-collected later, its close waits for an event loop
+    # that is stopped (at exit: a minute) or starting the next client (a deadlock).
+    client = client_class.__new__(client_class)
     try:
-        return client_class(scheduler)
-    except (OSError, ValueError, TypeError) as exc:  # unreachable, or no address at all
+        client.__init__(scheduler)
+        return client
+    except (OSError, ValueError) as exc:  # unreachable, or no address at all
         reason = str(exc)
-        _close_failed_client(exc, client_class)
+    with contextlib.suppress(Exception):
+        client.close()
+    # Raised here, not in the except clause: as its context, Dask's error would keep the
+    # client it failed to connect alive.
     raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {reason}")
 
 
-def _close_failed_client(exc: BaseException, client_class: Any) -> None:
-    """Close the client a failed connection left half made, found in the error's traceback.
-
-    Dask leaves it open: garbage-collected later, its close waits for an event loop that may
-    be stopped (at exit: a minute) or be starting the next client's (a deadlock).
-    """
-    frame = exc.__traceback__
-    while frame is not None:
-        made = frame.tb_frame.f_locals.get("self")
-        if isinstance(made, client_class):
-            with contextlib.suppress(Exception):
-                made.close()
-            break
-        frame = frame.tb_next
-    exc.__traceback__ = None
-
-
 @contextlib.contextmanager
-def _scheduler_errors(scheduler: str) -> Iterator[None]:
-    """Raise a lost connection to the scheduler as a SchedulerError."""
-    # The tasks never raise for a bad input (an input's error is its outcome), so what a
-    # future raises, besides KilledWorker, is the cluster's: a closed connection, or a
-    # future cancelled once the client lost the scheduler.
+def _scheduler_errors(client: Any, scheduler: str) -> Iterator[None]:
+    """Raise an error of a client that lost its scheduler as a SchedulerError."""
     try:
         yield
-    except (OSError, CancelledError) as exc:
-        # Dask's own message names connection objects and futures over several lines.
+    except Exception as exc:
+        # The tasks never raise for a bad input (an input's error is its outcome), so a
+        # closed connection or a cancelled future is the cluster's; anything else is only
+        # when the client is no longer running (reconnecting, or closed after trying).
+        if client.status == "running" and not isinstance(exc, (OSError, CancelledError)):
+            raise
+        reason = getattr(exc, "reason", None) or type(exc).__name__
         raise SchedulerError(
-            f"lost the connection to the Dask scheduler {scheduler} ({type(exc).__name__})"
+            f"lost the connection to the Dask scheduler {scheduler} ({reason})"
         ) from None
+
+
+def _warm_up_on_worker() -> str | None:
+    """warm_up on a Dask worker: None, or its error as one line of text."""
+    # Returned, not raised: what client.run raises is then the cluster's, or a worker's
+    # failure to load this module at all.
+    try:
+        warm_up()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _cannot_run(reason: str) -> SchedulerError:
+    hint = "; install it, with the same version and its dependencies, on every worker"
+    missing = "No module named" in reason
+    return SchedulerError(
+        f"the Dask workers cannot run archiver ({reason}){hint if missing else ''}"
+    )
 
 
 def _dask_results(
@@ -422,7 +452,7 @@ def _dask_results(
 
     def result(task: tuple[Any, ...], future: Any) -> R:
         try:
-            with _scheduler_errors(scheduler):
+            with _scheduler_errors(client, scheduler):
                 value: R = future.result()
         except killed:  # the task killed every worker Dask tried it on
             if on_crash is None:
@@ -430,21 +460,22 @@ def _dask_results(
             return on_crash(*task)
         return value
 
-    with _scheduler_errors(scheduler):
+    with _scheduler_errors(client, scheduler):
         nthreads = sum(client.nthreads().values()) or 1
         try:
-            client.run(warm_up)
-        except (OSError, CancelledError):
-            raise
-        except Exception as exc:  # Dask hands back a worker's ImportError as Exception(text)
-            raise SchedulerError(
-                f"the Dask workers cannot run archiver ({exc}); install it, with the same"
-                " version and its dependencies, on every worker"
-            ) from None
+            failures = client.run(_warm_up_on_worker)
+        except Exception as exc:
+            if client.status != "running":
+                raise
+            # Dask hands back a worker's failure to unpickle the function as Exception(text).
+            failures = {"": f"{exc}"}
+    errors = sorted(error for error in failures.values() if error)
+    if errors:
+        raise _cannot_run(errors[0])
     window = nthreads * TASKS_PER_WORKER
     pending: deque[tuple[tuple[Any, ...], Any]] = deque()
     for task in tasks:
-        with _scheduler_errors(scheduler):
+        with _scheduler_errors(client, scheduler):
             future = client.submit(fn, *task, pure=False)
         pending.append((task, future))
         if len(pending) >= window:
