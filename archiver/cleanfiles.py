@@ -245,8 +245,8 @@ def _abandoned(path: Path) -> bool:
     except (ProcessLookupError, OverflowError, ValueError):
         return True  # ended, or no process id at all
     except OSError:
-        pass  # it exists, another user's
-    return False
+        return False  # it exists, another user's
+    return False  # it is running
 
 
 def start_writer(db: sqlite_utils.Database, clean_dir: Path | None) -> CleanFileWriter | None:
