@@ -87,7 +87,7 @@ def ingest(
                    " workers extract", err=True)  # fmt: skip
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
-    count = sources.count_raw_files(paths)
+    count = sources.count_raw_files(paths, sources.archive_paths(db, clean_dir))
     if workers is None:
         workers = pipeline_workers(count)
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)

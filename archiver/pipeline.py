@@ -285,7 +285,8 @@ class ArchiveWriter:
         self._begin()
         if outcome.status == OK:
             # Site templates known so far are stripped first, so each article is written once.
-            articles = dedupe.before_save(self.db, outcome.articles)
+            articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
+            articles = dedupe.before_save(self.db, articles)
             store.save_articles(self.db, outcome.record, articles, self.clean_dir)
             if outcome.record.format == "warc":
                 # Records of this capture that failed before are read again with it.
@@ -390,7 +391,7 @@ def iter_ingest(
         here = task_folder(scheduler)
         tasks = (
             (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes, here)
-            for path in sources.iter_raw_files(paths)
+            for path in sources.iter_raw_files(paths, sources.archive_paths(db_path, clean_dir))
         )
         outcomes = workers_module.map_ordered(
             extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .models import InputError, RawDoc
@@ -61,28 +61,66 @@ LEGACY_CHAOS_MARGIN = 0.1
 MAX_CONTROL_SHARE = 0.01
 
 
-def iter_raw_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+#: What SQLite keeps beside a database: its write-ahead log, shared memory and journal.
+DATABASE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def archive_paths(
+    db: str | os.PathLike[str], clean_dir: str | os.PathLike[str] | None
+) -> tuple[Path, ...]:
+    """The archive's own files and clean folder, which are output, never raw input."""
+    db = Path(db)
+    own = [db, *(db.with_name(db.name + suffix) for suffix in DATABASE_COMPANIONS)]
+    return (*own, Path(clean_dir)) if clean_dir is not None else tuple(own)
+
+
+def iter_raw_files(
+    paths: Iterable[str | os.PathLike[str]], skip: Iterable[str | os.PathLike[str]] = ()
+) -> Iterator[Path]:
     """Yield every file under the given files and folders, recursively, in a stable order.
 
     Paths that do not exist are yielded too, so that the reader reports them.
     Symbolic links to folders are not followed (a link loop cannot trap the walk),
-    and hidden files and folders are skipped.
+    and hidden files and folders are skipped, as are the files and folders in ``skip``
+    (the archive's own, see :func:`archive_paths`: ``archiver ingest .`` must not read
+    the database it writes, nor its clean files as new pages).
     """
+    skipped = _matcher(skip)
     for given in paths:
         path = Path(given)
+        if skipped(path):
+            continue
         if path.is_dir():
             for root, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(
+                    d for d in dirs if not d.startswith(".") and not skipped(Path(root, d))
+                )
                 for name in sorted(files):
-                    if not name.startswith("."):
+                    if not name.startswith(".") and not skipped(Path(root, name)):
                         yield Path(root) / name
         else:
             yield path
 
 
-def count_raw_files(paths: Iterable[str | os.PathLike[str]]) -> int:
+def _matcher(skip: Iterable[str | os.PathLike[str]]) -> Callable[[Path], bool]:
+    """A test for the paths in ``skip``, however spelled (relative, through a link)."""
+    wanted: dict[str, set[str]] = {}
+    for path in skip:
+        wanted.setdefault(Path(path).name, set()).add(os.path.realpath(path))
+
+    def skipped(path: Path) -> bool:
+        # Only a path with a skipped name is resolved: one system call per folder level.
+        found = wanted.get(path.name)
+        return found is not None and os.path.realpath(path) in found
+
+    return skipped
+
+
+def count_raw_files(
+    paths: Iterable[str | os.PathLike[str]], skip: Iterable[str | os.PathLike[str]] = ()
+) -> int:
     """How many files :func:`iter_raw_files` yields for these paths, holding none of them."""
-    return sum(1 for _ in iter_raw_files(paths))
+    return sum(1 for _ in iter_raw_files(paths, skip))
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

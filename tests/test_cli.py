@@ -44,6 +44,25 @@ def test_ingest_prints_a_summary_and_is_idempotent(seeds_dir: Path, tmp_path: Pa
     assert "0 ingested, 5 unchanged, 0 failed" in second.stderr
 
 
+def test_ingest_of_the_folder_holding_the_archive_skips_the_archive_and_its_clean_files(
+    seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(seeds_dir)  # `archiver ingest .` where the raw files are
+    first = _run("ingest", ".", "--db", "archive.db", "--clean-dir", "clean")
+    assert first.exit_code == 0, first.stderr
+    assert "5 ingested, 0 unchanged, 0 failed" in first.stderr
+    assert len(list(Path("clean").glob("*.txt"))) == 5
+    # Run again, now with the database, its log and five clean files in the folder, and
+    # with the shell's spelling of every name: only the five raw files are inputs.
+    names = sorted(p.name for p in Path(".").iterdir())
+    assert {"archive.db", "clean"} <= set(names)
+    again = _run("ingest", *names, "--db", "./archive.db", "--clean-dir", "clean/")
+    assert again.exit_code == 0, again.stderr
+    assert "0 ingested, 5 unchanged, 0 failed" in again.stderr
+    with sqlite3.connect("archive.db") as conn:
+        assert conn.execute("select count(*) from raw_files").fetchone() == (5,)
+
+
 def test_bad_inputs_fail_one_line_each_and_the_run_goes_on(seeds_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

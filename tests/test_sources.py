@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archiver.models import InputError
-from archiver.sources import count_raw_files, decode_bytes, iter_raw_files, read_raw
+from archiver.sources import archive_paths, count_raw_files, decode_bytes, iter_raw_files, read_raw
 
 RUSSIAN = "Министр иностранных дел России встретился с японским коллегой в Москве."
 FRENCH = "Le ministre des Affaires étrangères a rencontré son homologue à Paris, déjà."
@@ -119,3 +119,22 @@ def test_folders_are_walked_recursively_in_order_without_following_link_loops(
     assert found == ["a.txt", "b/deep/c.txt"]
     # The count behind the progress bar's total walks the same files, holding none.
     assert count_raw_files([tmp_path, tmp_path / "missing.txt"]) == 3
+
+
+def test_the_archive_s_own_files_are_not_raw_input(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "page.txt").write_text("x")
+    for name in ("archive.db", "archive.db-wal", "archive.db-shm", "other.db"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "story.txt").write_text("x")
+    (tmp_path / "raw" / "clean").mkdir()  # another folder of the same name is input
+    (tmp_path / "raw" / "clean" / "kept.txt").write_text("x")
+    own = archive_paths(tmp_path / "archive.db", tmp_path / "clean")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_raw_files([tmp_path], own)]
+    assert found == ["other.db", "raw/page.txt", "raw/clean/kept.txt"]
+    # However they are named, as given or through a link.
+    (tmp_path / "link").symlink_to(tmp_path)
+    given = [tmp_path / "link" / "archive.db", tmp_path / "link" / "clean", tmp_path / "raw"]
+    assert [p.name for p in iter_raw_files(given, own)] == ["page.txt", "kept.txt"]
+    assert count_raw_files(given, own) == 2

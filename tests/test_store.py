@@ -105,6 +105,53 @@ def test_a_changed_file_replaces_its_article(seeds_dir: Path, tmp_path: Path) ->
     assert _rows(db, "select count(*) from articles") == [(5,)]
 
 
+def test_a_page_saved_twice_keeps_an_article_per_file_linked_as_one_story(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    original = sorted(seeds_dir.glob("*.txt"))[0]
+    copy = seeds_dir / "saved-again.txt"
+    copy.write_bytes(original.read_bytes())
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.articles) == (6, 6)
+    per_file = dict(_rows(db, "select raw_path, count(*) from articles group by raw_path"))
+    assert per_file == {str(path): 1 for path in seeds_dir.glob("*.txt")}
+    (orig_id, orig_text), (copy_id, copy_text) = (
+        _rows(db, f"select id, text from articles where raw_path = '{path}'")[0]
+        for path in (original, copy)
+    )
+    assert copy_id != orig_id and copy_text == orig_text
+    assert _rows(db, f"select duplicate_of from articles where id = '{copy_id}'") == [(orig_id,)]
+    assert _rows(db, "select count(*) from stories") == [(5,)]
+    assert len(list(clean.glob("*.txt"))) == 6
+
+    # The original changes: the copy, unchanged, keeps its article and its clean file.
+    extra = "The two sides agreed to hold further talks on the matter early next year."
+    original.write_text(original.read_text(encoding="utf-8") + f"\n{extra}\n", encoding="utf-8")
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.unchanged) == (1, 5)
+    assert _rows(db, f"select id, text from articles where raw_path = '{copy}'") == [
+        (copy_id, copy_text)
+    ]
+    assert extra in _rows(db, f"select text from articles where raw_path = '{original}'")[0][0]
+    assert _rows(db, "select count(*) from articles") == [(6,)]
+    assert len(list(clean.glob("*.txt"))) == 6
+
+
+def test_a_moved_file_takes_its_article_along(seeds_dir: Path, tmp_path: Path) -> None:
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([seeds_dir], db=db, clean_dir=clean)
+    moved_from = sorted(seeds_dir.glob("*.txt"))[1]
+    (seeds_dir / "2019").mkdir()
+    moved_to = moved_from.rename(seeds_dir / "2019" / moved_from.name)
+    old_id = _rows(db, f"select id from articles where raw_path = '{moved_from}'")[0][0]
+    summary = ingest([seeds_dir], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.unchanged) == (1, 4)
+    assert _rows(db, f"select id from articles where raw_path = '{moved_to}'") == [(old_id,)]
+    assert _rows(db, "select count(*) from articles") == [(5,)]
+    assert len(list(clean.glob("*.txt"))) == 5
+
+
 def test_a_file_that_turns_bad_keeps_its_stored_article(seeds_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "archive.db"
     ingest([seeds_dir], db=db, clean_dir=None)

@@ -146,3 +146,19 @@ def test_a_record_failure_goes_when_the_capture_is_repaired(tmp_path: Path) -> N
     ingest([capture], db=db, clean_dir=None)
     assert _rows(db, "select path from raw_files where format = 'warc-record'") == []
     assert _rows(db, "select status from raw_files") == [("ok",)]
+
+
+def test_a_capture_copied_to_another_path_keeps_its_own_articles(tmp_path: Path) -> None:
+    capture, copy = tmp_path / "capture.warc.gz", tmp_path / "copy" / "capture.warc.gz"
+    write_capture(capture)
+    copy.parent.mkdir()
+    copy.write_bytes(capture.read_bytes())
+    db = tmp_path / "archive.db"
+    summary = ingest([capture, copy], db=db, clean_dir=None)
+    assert summary.articles == 4
+    assert _rows(db, "select raw_path, count(*) from articles group by 1 order by 1") == [
+        (str(capture), 2),
+        (str(copy), 2),
+    ]
+    # Each copy's article is linked to the original's: two stories, not four.
+    assert _rows(db, "select count(*) from stories") == [(2,)]
