@@ -8,6 +8,7 @@ is in flight, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -16,7 +17,13 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import BrokenExecutor, CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    CancelledError,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -393,15 +400,57 @@ def _connect(client_class: Any, scheduler: str) -> Any:
     # that is stopped (at exit: a minute) or starting the next client (a deadlock).
     client = client_class.__new__(client_class)
     try:
+        _check_answers(scheduler)
         client.__init__(scheduler)
         return client
-    except (OSError, ValueError) as exc:  # unreachable, or no address at all
+    # Unreachable, no address at all, or a scheme without its settings (tls:// needs
+    # certificates in Dask's configuration: TypeError).
+    except (OSError, ValueError, TypeError) as exc:
         reason = str(exc)
     with contextlib.suppress(Exception):
         client.close()
     # Raised here, not in the except clause: as its context, Dask's error would keep the
     # client it failed to connect alive.
     raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {reason}")
+
+
+#: Seconds a Dask scheduler has to answer once connected, beyond Dask's connect timeout
+#: (distributed.comm.timeouts.connect, 30 s by default). Dask's timeout covers opening
+#: the connection, not the handshake after it (dask/distributed#7698), so an address
+#: that accepts and never answers, such as the dashboard's port, is otherwise waited on
+#: for ever.
+HANDSHAKE_SECONDS = 10
+
+
+def _check_answers(scheduler: str) -> None:
+    """Raise TimeoutError when a tcp:// address does not answer as a Dask scheduler in time."""
+    import dask
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address
+
+    # Other schemes (tls://, ucx://) take connection arguments from the client's security
+    # settings: the client connects to them alone, as Dask does.
+    if parse_address(scheduler)[0] != "tcp":
+        return
+    limit = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+    limit = float(limit or 0) + HANDSHAKE_SECONDS
+
+    async def handshake() -> None:
+        comm = await connect(scheduler)
+        await comm.close()
+
+    async def probe() -> None:
+        await asyncio.wait_for(handshake(), limit)
+
+    # On a thread of its own: the caller may be running an event loop (a notebook).
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, probe()).result()
+        except TimeoutError:
+            raise TimeoutError(
+                f"no answer as a Dask scheduler within {limit:.0f} s (a scheduler listens on "
+                "port 8786 unless told otherwise; 8787 is its dashboard)"
+            ) from None
 
 
 @contextlib.contextmanager

@@ -188,13 +188,22 @@ def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode:
 
 
 @pytest.mark.parametrize(
-    "address", ["tcp://127.0.0.1:{port}", "no-port-here"], ids=["nothing-listening", "malformed"]
+    ("address", "reason"),
+    [
+        ("tcp://127.0.0.1:{port}", "Timed out trying to connect"),
+        ("no-port-here", "missing port number"),
+        ("tcp://127.0.0.1:{silent_port}", "no answer as a Dask scheduler within 3 s"),
+        ("tls://127.0.0.1:{port}", "TLS"),
+    ],
+    ids=["nothing-listening", "malformed", "not-a-scheduler", "tls-without-certificates"],
 )
 def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
-    seeds_dir: Path, tmp_path: Path, address: str
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str, reason: str
 ) -> None:
     pytest.importorskip("distributed")  # first: it adds its settings to dask.config
     import dask
+
+    from archiver import workers
 
     db, clean = str(tmp_path / "a.db"), str(tmp_path / "clean")
     assert _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", clean).exit_code == 0
@@ -202,14 +211,21 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     with socket.socket() as probe:  # a port nothing listens on once this is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        result = CliRunner().invoke(
-            main,
-            ["ingest", str(tmp_path / "raw"), "--db", db, "--clean-dir", clean,
-             "--scheduler", address.format(port=port)],
-        )  # fmt: skip
+    # A port that takes connections and never answers, as a frozen scheduler or another
+    # server (the dashboard's) does: Dask alone would wait for its handshake for ever.
+    monkeypatch.setattr(workers, "HANDSHAKE_SECONDS", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+            result = CliRunner().invoke(
+                main,
+                ["ingest", str(tmp_path / "raw"), "--db", db, "--clean-dir", clean,
+                 "--scheduler", address.format(port=port, silent_port=silent.getsockname()[1])],
+            )  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot connect to the Dask scheduler"), result.stderr
+    assert reason in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
     assert "cannot write the archive" not in result.stderr
     with sqlite3.connect(db) as conn:
@@ -260,6 +276,7 @@ def test_a_failed_connection_leaves_no_client_open_to_stall_the_exit(tmp_path: P
 # as on a cluster where it was never installed.
 WITHOUT_MODULE = """
 import sys
+import threading
 
 class Hide:
     def find_spec(self, name, path=None, target=None):
