@@ -87,7 +87,10 @@ def ingest(
                    " workers extract", err=True)  # fmt: skip
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
-    count = sources.count_raw_files(paths, sources.archive_paths(db, clean_dir))
+    own = sources.archive_paths(db, clean_dir)
+    for path in sources.skipped_inputs(paths, own):
+        click.echo(f"note: skipped {path}: the archive's own output, not raw input", err=True)
+    count = sources.count_raw_files(paths, own)
     if workers is None:
         workers = pipeline_workers(count)
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)

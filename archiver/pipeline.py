@@ -7,6 +7,7 @@ stored before the next is read, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import time
@@ -280,18 +281,23 @@ class ArchiveWriter:
         self._begin()
         dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
 
-    def save(self, outcome: FileOutcome) -> None:
-        """Store one file's outcome in the current batch, committing when the batch is full."""
+    def save(self, outcome: FileOutcome) -> FileOutcome:
+        """Store one file's outcome in the current batch, committing when the batch is full.
+
+        Returns the outcome as stored: a copy of a stored file's articles get ids of their
+        own (see :func:`store.own_article_ids`), and known site templates are stripped.
+        """
         self._begin()
         if outcome.status == OK:
-            # Site templates known so far are stripped first, so each article is written once.
             articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
+            # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)
             store.save_articles(self.db, outcome.record, articles, self.clean_dir)
             if outcome.record.format == "warc":
                 # Records of this capture that failed before are read again with it.
                 store.delete_record_failures(self.db, outcome.record.path)
             dedupe.after_save(self.db, outcome.record.path, articles, None, defer=True)
+            outcome = dataclasses.replace(outcome, articles=tuple(articles))
         elif outcome.status == FAILED:
             # A file that fails now keeps the articles an earlier run stored from it.
             store.save_raw_file(self.db, outcome.record)
@@ -303,6 +309,7 @@ class ArchiveWriter:
             or time.monotonic() - self._started > self.batch_seconds
         ):
             self.commit()
+        return outcome
 
     def commit(self) -> None:
         """Commit the batch, then have the clean files it changed written and removed."""
@@ -399,8 +406,7 @@ def iter_ingest(
         for group in _groups(outcomes, PREPARE_FILES):
             writer.prepare(group)
             for outcome in group:
-                writer.save(outcome)
-                yield outcome
+                yield writer.save(outcome)
 
 
 def task_folder(scheduler: str | None) -> str | None:

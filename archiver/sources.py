@@ -116,6 +116,14 @@ def _matcher(skip: Iterable[str | os.PathLike[str]]) -> Callable[[Path], bool]:
     return skipped
 
 
+def skipped_inputs(
+    paths: Iterable[str | os.PathLike[str]], skip: Iterable[str | os.PathLike[str]]
+) -> list[Path]:
+    """The given paths themselves that :func:`iter_raw_files` skips, to say so."""
+    skipped = _matcher(skip)
+    return [Path(path) for path in paths if skipped(Path(path))]
+
+
 def count_raw_files(
     paths: Iterable[str | os.PathLike[str]], skip: Iterable[str | os.PathLike[str]] = ()
 ) -> int:

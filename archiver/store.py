@@ -316,33 +316,26 @@ def save_articles(
 def own_article_ids(
     db: sqlite_utils.Database, raw_path: str, articles: Iterable[Article]
 ) -> list[Article]:
-    """The articles, each with an id that no other raw file still on disk holds.
+    """The articles, each with an id that no other raw file's article holds.
 
     An id comes from the raw content, so a byte-identical copy of a stored file (the
-    same page saved twice) would take over its article: the copy gets an id of its
-    own, from the content and its path, and is linked to the original as a copy. Each
-    raw file keeps its articles, so changing one copy never loses the other's. A file
-    moved (its old path gone) takes its article along, id and all; an id the path
-    already holds is kept, so re-deriving a file keeps its ids.
+    same page saved twice, or a file moved or named another way) would take over its
+    article: the copy gets an id of its own, from the content and its path, and is
+    linked to the original as a copy (one story). Each raw file keeps its articles, so
+    changing one copy never loses the other's. An id the path already holds is kept,
+    so re-deriving a file keeps its ids.
     """
     held = {row[0] for row in db.execute("select id from articles where raw_path = ?", [raw_path])}
     owned = []
     for article in articles:
         own = article_id(f"{article.id}\n{raw_path}")
-        if own in held or (article.id not in held and _held_elsewhere(db, article.id)):
+        if own in held or (
+            article.id not in held
+            and db.execute("select 1 from articles where id = ?", [article.id]).fetchone()
+        ):
             article = dataclasses.replace(article, id=own)
         owned.append(article)
     return owned
-
-
-def _held_elsewhere(db: sqlite_utils.Database, article_id: str) -> bool:
-    row = db.execute("select raw_path from articles where id = ?", [article_id]).fetchone()
-    # Paths are stored as given, so read from the folder the ingest runs in, as the
-    # workers read them; a path that cannot be told to exist counts as gone.
-    try:
-        return row is not None and os.path.lexists(row[0])
-    except (OSError, ValueError):
-        return False
 
 
 def _upsert(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: str) -> None:

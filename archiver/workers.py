@@ -17,13 +17,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import (
-    BrokenExecutor,
-    CancelledError,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-)
+from concurrent.futures import BrokenExecutor, CancelledError, Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -423,7 +417,7 @@ HANDSHAKE_SECONDS = 10
 
 
 def _check_answers(scheduler: str) -> None:
-    """Raise TimeoutError when a tcp:// address does not answer as a Dask scheduler in time."""
+    """Raise OSError when a tcp:// address does not answer as a Dask scheduler in time."""
     import dask
     from distributed.comm import connect
     from distributed.comm.addressing import parse_address
@@ -435,22 +429,35 @@ def _check_answers(scheduler: str) -> None:
     limit = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
     limit = float(limit or 0) + HANDSHAKE_SECONDS
 
-    async def handshake() -> None:
-        comm = await connect(scheduler)
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(scheduler), limit)
         await comm.close()
 
-    async def probe() -> None:
-        await asyncio.wait_for(handshake(), limit)
+    outcome: list[BaseException] = []
 
-    # On a thread of its own: the caller may be running an event loop (a notebook).
-    with ThreadPoolExecutor(1) as pool:
+    def run() -> None:
         try:
-            pool.submit(asyncio.run, probe()).result()
-        except TimeoutError:
-            raise TimeoutError(
-                f"no answer as a Dask scheduler within {limit:.0f} s (a scheduler listens on "
-                "port 8786 unless told otherwise; 8787 is its dashboard)"
-            ) from None
+            asyncio.run(probe())
+        except BaseException as exc:  # raised in the caller's thread
+            outcome.append(exc)
+
+    # A thread of its own, as a daemon: the caller may be running an event loop (a
+    # notebook), and Ctrl-C must end the wait at once, not when the probe gives up.
+    thread = threading.Thread(target=run, name="archiver-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join()
+    if not outcome:
+        return
+    error = outcome[0]
+    if isinstance(error, TimeoutError):  # the limit above (Dask's own is an OSError)
+        raise OSError(
+            f"no answer as a Dask scheduler within {limit:.0f} s (a scheduler listens on "
+            "port 8786 unless told otherwise; 8787 is its dashboard)"
+        )
+    if isinstance(error, (OSError, ValueError, TypeError)):
+        raise error
+    # Another protocol's first bytes read as a Dask message: a length of exabytes, say.
+    raise OSError(f"what answers is not a Dask scheduler ({type(error).__name__} on reading it)")
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,6 +60,10 @@ def test_ingest_of_the_folder_holding_the_archive_skips_the_archive_and_its_clea
     again = _run("ingest", *names, "--db", "./archive.db", "--clean-dir", "clean/")
     assert again.exit_code == 0, again.stderr
     assert "0 ingested, 5 unchanged, 0 failed" in again.stderr
+    own = [name for name in names if name == "clean" or name.startswith("archive.db")]
+    for name in own:
+        assert f"note: skipped {name}: the archive's own output" in again.stderr
+    assert "failed:" not in again.stderr
     with sqlite3.connect("archive.db") as conn:
         assert conn.execute("select count(*) from raw_files").fetchone() == (5,)
 
@@ -187,15 +192,59 @@ def test_ingest_shows_its_rate_and_time_left_on_a_terminal(tmp_path: Path, mode:
     assert "ingesting" not in piped.stderr and "files/s" not in piped.stderr
 
 
+def _greet_each_connection(server: socket.socket) -> None:
+    """Answer every connection with an SSH server's greeting, until the socket closes."""
+    with contextlib.suppress(OSError):
+        while True:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1\r\n")
+                conn.recv(1024)
+
+
+def test_ctrl_c_stops_an_ingest_waiting_for_a_scheduler_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(60)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "ingest", "raw", "--scheduler",
+             f"tcp://127.0.0.1:{silent.getsockname()[1]}"],
+            cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+            # As a terminal's Ctrl-C reaches it (a shell's background job ignores SIGINT).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+        try:
+            conn, _ = silent.accept()  # connected: now waiting for a handshake
+            with conn:
+                run.send_signal(signal.SIGINT)
+                # Dask's connect timeout and the handshake's allowance are 40 s together.
+                stderr = run.communicate(timeout=20)[1]
+        finally:
+            run.kill()
+    assert run.returncode == 130, stderr
+    assert stderr.startswith("interrupted: 0 ingested"), stderr
+    assert "Traceback" not in stderr
+
+
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
         ("tcp://127.0.0.1:{port}", "Timed out trying to connect"),
         ("no-port-here", "missing port number"),
         ("tcp://127.0.0.1:{silent_port}", "no answer as a Dask scheduler within 3 s"),
+        ("tcp://127.0.0.1:{banner_port}", "what answers is not a Dask scheduler"),
         ("tls://127.0.0.1:{port}", "TLS"),
     ],
-    ids=["nothing-listening", "malformed", "not-a-scheduler", "tls-without-certificates"],
+    ids=[
+        "nothing-listening",
+        "malformed",
+        "silent",
+        "another-protocol",
+        "tls-without-certificates",
+    ],
 )
 def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str, reason: str
@@ -213,15 +262,19 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
         port = probe.getsockname()[1]
     # A port that takes connections and never answers, as a frozen scheduler or another
     # server (the dashboard's) does: Dask alone would wait for its handshake for ever.
+    # And a server of another protocol that speaks first, as SSH does.
     monkeypatch.setattr(workers, "HANDSHAKE_SECONDS", 1)
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
+    with socket.socket() as silent, socket.socket() as banner:
+        for server in (silent, banner):
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+        threading.Thread(target=_greet_each_connection, args=(banner,), daemon=True).start()
+        ports = {"silent_port": silent.getsockname()[1], "banner_port": banner.getsockname()[1]}
         with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
             result = CliRunner().invoke(
                 main,
                 ["ingest", str(tmp_path / "raw"), "--db", db, "--clean-dir", clean,
-                 "--scheduler", address.format(port=port, silent_port=silent.getsockname()[1])],
+                 "--scheduler", address.format(port=port, **ports)],
             )  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot connect to the Dask scheduler"), result.stderr
