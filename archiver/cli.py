@@ -274,9 +274,10 @@ def article_json(path: str, article: Article) -> dict[str, object]:
 @DB_OPTION
 def stats(db: str) -> None:
     """Counts of articles by source and language, and of removed lines by reason."""
-    if not Path(db).exists():
-        raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
-    database = store.open_db(db)
+    try:
+        database = store.open_archive_read_only(db)
+    except store.NotAnArchive as exc:
+        raise click.ClickException(str(exc)) from None
     for title, rows in store.archive_stats(database).items():
         click.echo(f"{title}:")
         for name, count in rows:
@@ -469,8 +470,10 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
     templates are stripped (reason 'template') and duplicates are linked again. A raw
     file missing from disk or failing now keeps what the archive holds of it.
     """
-    if not Path(db).exists():
-        raise click.ClickException(f"no archive at {db}: run 'archiver ingest' first")
+    try:
+        store.open_archive_read_only(db).close()
+    except store.NotAnArchive as exc:
+        raise click.ClickException(str(exc)) from None
     database = store.open_db(db)
     try:
         count = reprocessing.count_stored_raw_files(database, only_outdated)

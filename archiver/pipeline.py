@@ -275,18 +275,45 @@ class ArchiveWriter:
         self._started = 0.0
         self.files = cleanfiles.start_writer(db, clean_dir)  # None: clean files written here
         self._closed = False
+        #: A Ctrl-C came while a file was stored: raised by :meth:`raise_if_interrupted`.
+        self.interrupted = False
+        self._cut_short = False  # an error left a file half stored: the batch is rolled back
 
     def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
-        self._begin()
-        dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
+        # Reads and caches only: an error here leaves nothing half stored.
+        with workers_module.held_interrupts() as held:
+            self._begin()
+            dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
+        self.interrupted = self.interrupted or bool(held)
 
     def save(self, outcome: FileOutcome) -> FileOutcome:
         """Store one file's outcome in the current batch, committing when the batch is full.
 
         Returns the outcome as stored: a copy of a stored file's articles get ids of their
         own (see :func:`store.own_article_ids`), and known site templates are stripped.
+        A file is stored whole: a Ctrl-C meanwhile is held (see :meth:`raise_if_interrupted`).
         """
+        with self._whole():
+            return self._save(outcome)
+
+    def raise_if_interrupted(self) -> None:
+        """Raise the Ctrl-C held while a file was stored; call it once the file is reported."""
+        if self.interrupted:
+            self.interrupted = False
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _whole(self) -> Iterator[None]:
+        with workers_module.held_interrupts() as held:
+            try:
+                yield
+            except BaseException:
+                self._cut_short = True
+                raise
+        self.interrupted = self.interrupted or bool(held)
+
+    def _save(self, outcome: FileOutcome) -> FileOutcome:
         self._begin()
         if outcome.status == OK:
             articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
@@ -346,12 +373,26 @@ class ArchiveWriter:
             yield self
         except BaseException:
             with contextlib.suppress(Exception):
-                self.close()
+                if self._cut_short:
+                    self._abandon()
+                else:
+                    self.close()
             raise
         else:
             self.close()
         finally:
             self.db.close()
+
+    def _abandon(self) -> None:
+        """Roll the batch back (a file in it was cut short) and close; a rerun stores it."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+        finally:
+            self._close_files()
 
     def _close_files(self) -> None:
         files, self.files = self.files, None  # from now on, flushed in place
@@ -405,8 +446,11 @@ def iter_ingest(
         )
         for group in _groups(outcomes, PREPARE_FILES):
             writer.prepare(group)
+            writer.raise_if_interrupted()
             for outcome in group:
                 yield writer.save(outcome)
+                # A Ctrl-C held while the file was stored stops the run once it is counted.
+                writer.raise_if_interrupted()
 
 
 def task_folder(scheduler: str | None) -> str | None:

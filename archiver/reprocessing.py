@@ -129,6 +129,7 @@ def iter_reprocess(
         )
         for outcome in outcomes:
             yield _rederive(writer, outcome)
+            writer.raise_if_interrupted()
         writer.commit()
         with store.write_lock(db):
             dedupe.reindex(db)

@@ -96,6 +96,26 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+class NotAnArchive(Exception):
+    """A database file that is missing, not SQLite, or holds no archive."""
+
+
+def open_archive_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open an existing archive to read it, changing nothing; raise NotAnArchive if it is none."""
+    if not Path(path).is_file():
+        raise NotAnArchive(f"no archive at {path}: run 'archiver ingest' first")
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None
+    if not {"articles", "removed_lines", "raw_files"} <= tables:
+        conn.close()
+        raise NotAnArchive(f"{path} is not an archive (no articles, removed_lines and raw_files)")
+    return sqlite_utils.Database(conn)
+
+
 def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open (creating if needed) the archive database, with the schema in place.
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections import deque
@@ -70,6 +71,10 @@ def warm_up() -> None:
 
 def _start_worker(writer_alive: Connection) -> None:
     """A pool worker's start: load the models, and end with the process that started it."""
+    # Ctrl-C reaches every process of the terminal's job: it is the writer's to act on (it
+    # stores the file in hand, commits and shuts the pool down); a worker stopped in the
+    # middle of a page would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up()
     with contextlib.suppress(OSError):  # a system that refuses changes nothing else
         os.nice(WORKER_NICENESS)
@@ -113,15 +118,40 @@ def start_fork_server() -> None:
     A run starts it when it needs it; starting it ahead (a benchmark before its clock)
     takes the loading of trafilatura and the language model out of the run.
     """
-    from multiprocessing import forkserver
-
     context = _pool_context()
-    forkserver.ensure_running()
+    _ensure_fork_server()
     # ensure_running returns as soon as the server is spawned, while it is still loading
     # the modules it preloads; a first child forked from it is served after that.
     child = context.Process(target=_do_nothing)
     child.start()
     child.join()
+
+
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[list[int]]:
+    """Hold Ctrl-C (SIGINT) while the block runs; yields the signals that came meanwhile.
+
+    A second Ctrl-C raises at once. Only in the main thread and over Python's own
+    handler: elsewhere, or where a program has installed its own, nothing is held.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield []
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if held:  # pressed again: the user will not wait
+            raise KeyboardInterrupt
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _do_nothing() -> None:
@@ -250,9 +280,15 @@ def _submit(
 ) -> Future[Outcomes] | None:
     """The chunk's future, or None when the pool is broken already."""
     try:
-        return pool.submit(run_chunk, fn, chunk)
+        # Held: a submit may start a worker, which an interrupt halfway through would leave
+        # reading the pool's semaphores after this process removed them (a traceback).
+        with held_interrupts() as held:
+            future = pool.submit(run_chunk, fn, chunk)
     except BrokenExecutor:
         return None
+    if held:
+        raise KeyboardInterrupt
+    return future
 
 
 def _lost(future: Future[Any] | None) -> bool:
@@ -341,10 +377,30 @@ def _workers_survive() -> bool:
     return True
 
 
+def _ensure_fork_server() -> None:
+    """Start the fork server, if not running, with Ctrl-C ignored in it from the start."""
+    from multiprocessing import forkserver
+
+    # Ctrl-C reaches every process of the terminal's job, and the fork server takes a
+    # second to import trafilatura before it ignores SIGINT itself: interrupted then, it
+    # printed a traceback. An ignored signal stays ignored in the program it starts (and in
+    # the workers it forks); the writer ignores it only while the server is spawned.
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _new_pool(workers: int) -> ProcessPoolExecutor:
+    context = _pool_context()
+    _ensure_fork_server()
     return ProcessPoolExecutor(
         workers,
-        mp_context=_pool_context(),
+        mp_context=context,
         initializer=_start_worker,
         initargs=(_writer_alive(),),
     )

@@ -161,6 +161,31 @@ def test_stats_without_an_archive_is_a_clear_error(tmp_path: Path) -> None:
     assert "no archive at" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["stats", "reprocess"])
+@pytest.mark.parametrize("kind", ["not-sqlite", "another-database"])
+def test_a_database_that_is_no_archive_is_refused_and_left_as_it_was(
+    tmp_path: Path, command: str, kind: str
+) -> None:
+    db = tmp_path / "mine.db"
+    if kind == "not-sqlite":
+        db.write_text("name,amount\nrent,900\n")
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("create table budget (name text, amount int)")
+    before = db.read_bytes()
+    result = CliRunner().invoke(main, [command, "--db", str(db)])
+    assert result.exit_code == 1
+    said = {
+        "not-sqlite": f"Error: cannot read {db} as an archive: file is not a database",
+        "another-database": f"Error: {db} is not an archive (no articles",
+    }[kind]
+    assert result.stderr.startswith(said), result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+    # A mistyped --db must not gain an archive's tables, nor a write-ahead log.
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db"]
+
+
 RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")
 
 

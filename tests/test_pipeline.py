@@ -6,6 +6,7 @@ import contextlib
 import os
 import pickle
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -415,6 +416,57 @@ def test_ingest_killed_at_random_moments_finishes_exactly_once(tmp_path: Path) -
         _ingest_command([raw], db, clean), capture_output=True, text=True, timeout=300
     )
     assert "0 ingested, 2000 unchanged, 0 failed" in again.stderr
+
+
+def test_ctrl_c_at_random_moments_stores_each_file_whole_and_says_what_was_stored(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    write_corpus(raw, 1200, copy_every=20)
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([raw], db=tmp_path / "whole.db", clean_dir=tmp_path / "whole")
+    rng = random.Random(int(os.environ.get("ARCHIVER_KILL_SEED", "7")))
+    interrupted, stored = 0, 0
+    for _ in range(5):
+        run = subprocess.Popen(
+            _ingest_command([raw], db, clean, workers=2),
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        time.sleep(rng.uniform(0.7, 1.8))
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGINT)  # Ctrl-C reaches the writer and its workers
+        stderr = run.communicate(timeout=120)[1]
+        if run.returncode != 130:
+            with sqlite3.connect(db) as conn:
+                stored = conn.execute("select count(*) from raw_files").fetchone()[0]
+            continue
+        interrupted += 1
+        said = re.search(r"interrupted: (\d+) ingested, (\d+) unchanged", stderr)
+        assert said and "Traceback" not in stderr, stderr
+        with sqlite3.connect(db) as conn:
+            before, stored = stored, conn.execute("select count(*) from raw_files").fetchone()[0]
+            articles = conn.execute("select count(*) from articles").fetchone()[0]
+            # (The dedupe stage makes its tables with the first article it stores.)
+            unsigned = (
+                articles
+                and conn.execute(
+                    "select count(*) from articles where id not in (select article_id from minhash)"
+                ).fetchone()[0]
+            )
+        # What the run says it did is what the archive holds, and each file stored is
+        # stored whole: its article indexed for deduplication, not only its row.
+        assert int(said[1]) == stored - before, stderr
+        assert unsigned == 0
+    assert interrupted >= 2  # the runs really were cut short
+    final = subprocess.run(
+        _ingest_command([raw], db, clean, workers=2), capture_output=True, text=True, timeout=600
+    )
+    assert final.returncode == 0, final.stderr
+    assert story_paths(db) == story_paths(tmp_path / "whole.db")
+    check_consistent(db, clean)
 
 
 def _ingest_seeds(seeds_dir: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, list[tuple]]]:
