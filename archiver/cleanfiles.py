@@ -188,6 +188,14 @@ def _clean_path_in_use(conn: sqlite3.Connection, clean_path: str) -> bool:
     return row.fetchone() is not None
 
 
+def lacks_every_file(db: sqlite_utils.Database, clean_dir: Path) -> bool:
+    """True when the archive has clean files and this folder holds none of them (new to it)."""
+    if any(clean_dir.glob("*.txt")):  # stops at the first file found
+        return False
+    named = db.execute("select 1 from articles where clean_path is not null limit 1")
+    return named.fetchone() is not None
+
+
 def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:
     """Write clean files missing for stored articles and remove files no article names.
 

@@ -431,9 +431,12 @@ def iter_ingest(
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)
     with writer.closing():
-        # An earlier run stopped between commit and clean files: finish its work.
+        # An earlier run stopped between commit and clean files: finish its work. A clean
+        # folder new to the archive gets every article's file, not only the next ones'.
         if folder is not None and (
-            cleanfiles.flush_clean_outbox(db, folder) or any(folder.glob(".tmp-*"))
+            cleanfiles.flush_clean_outbox(db, folder)
+            or any(folder.glob(".tmp-*"))
+            or cleanfiles.lacks_every_file(db, folder)
         ):
             cleanfiles.reconcile_clean_dir(db, folder)
         here = task_folder(scheduler)

@@ -174,3 +174,19 @@ def test_a_temporary_file_of_another_running_ingest_is_left_to_it(
     ingest([seeds_dir], db=db, clean_dir=clean)
     assert not in_flight.exists() and not elsewhere.exists()
     assert len(list(clean.glob("*.txt"))) == 5
+
+
+def test_a_clean_folder_new_to_the_archive_gets_every_article(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    db, first, second = tmp_path / "archive.db", tmp_path / "clean", tmp_path / "elsewhere"
+    ingest([seeds_dir], db=db, clean_dir=first)
+    summary = ingest([seeds_dir], db=db, clean_dir=second)
+    assert summary.unchanged == 5
+    # Nothing changed, yet the new folder holds the archive's clean files, as the first does.
+    assert sorted(p.name for p in second.glob("*.txt")) == sorted(
+        p.name for p in first.glob("*.txt")
+    )
+    assert len(list(second.glob("*.txt"))) == 5
+    for path in second.glob("*.txt"):
+        assert path.read_text(encoding="utf-8") == (first / path.name).read_text(encoding="utf-8")
