@@ -104,6 +104,11 @@ class Article:
         return len(self.text.split())
 
 
+def counted(count: int, noun: str) -> str:
+    """A count with its noun, singular or plural: '1 article', '2 articles'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def article_id(doc_key: str) -> str:
     """Stable article id derived from the raw content (and record within it)."""
     return hashlib.sha256(doc_key.encode("utf-8")).hexdigest()[:16]

@@ -21,7 +21,7 @@ from . import cleanfiles, dedupe, sources, store, warc
 from . import workers as workers_module
 from .chrome import strip_chrome
 from .meta import extract_metadata
-from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id
+from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id, counted
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 
@@ -64,7 +64,7 @@ class IngestSummary:
         """The one-line summary printed at the end of a run."""
         return (
             f"{self.ingested} ingested, {self.unchanged} unchanged, {self.failed} failed "
-            f"({self.articles} articles stored)"
+            f"({counted(self.articles, 'article')} stored)"
         )
 
 

@@ -15,7 +15,7 @@ import sqlite_utils
 
 from . import cleanfiles, dedupe, sources, store
 from . import workers as workers_module
-from .models import EXTRACTOR_VERSION
+from .models import EXTRACTOR_VERSION, counted
 from .pipeline import (
     FAILED,
     ArchiveWriter,
@@ -46,9 +46,9 @@ class ReprocessSummary:
         """The one-line summary printed at the end of a run."""
         kept = self.failed + self.missing
         return (
-            f"{self.files} raw files re-read: {self.changed} articles changed, "
-            f"{self.unchanged} unchanged, {self.added} new, {self.dropped} dropped; "
-            f"{kept} files kept as stored ({self.missing} missing from disk, "
+            f"{counted(self.files, 'raw file')} re-read: {counted(self.changed, 'article')} "
+            f"changed, {self.unchanged} unchanged, {self.added} new, {self.dropped} dropped; "
+            f"{counted(kept, 'file')} kept as stored ({self.missing} missing from disk, "
             f"{self.failed} failing now)"
         )
 

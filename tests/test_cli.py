@@ -43,6 +43,9 @@ def test_ingest_prints_a_summary_and_is_idempotent(seeds_dir: Path, tmp_path: Pa
     assert "5 ingested, 0 unchanged, 0 failed" in first.stderr
     second = _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", clean)
     assert "0 ingested, 5 unchanged, 0 failed" in second.stderr
+    one = sorted(seeds_dir.glob("*.txt"))[0]
+    single = _run("ingest", str(one), "--db", str(tmp_path / "one.db"), "--clean-dir", clean)
+    assert single.stderr.endswith("1 ingested, 0 unchanged, 0 failed (1 article stored)\n")
 
 
 def test_ingest_of_the_folder_holding_the_archive_skips_the_archive_and_its_clean_files(

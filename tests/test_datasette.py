@@ -222,6 +222,9 @@ def test_search_query_matches_title_and_text_with_stemming(archive: tuple[str, P
     assert _rows(url, "search_articles", q="meetings") == _rows(url, "search_articles", q="meeting")
     # Punctuation is searched for as text, never parsed as FTS syntax.
     assert _rows(url, "search_articles", q='"Kuril (AND') == []
+    # Nothing to search for (an empty box, a lone quote) finds nothing, not an FTS error.
+    for nothing in ("", '"', ' "" '):
+        assert _rows(url, "search_articles", q=nothing) == []
 
 
 def _feed(base: str) -> ET.Element:

@@ -429,7 +429,8 @@ def test_the_run_goes_on_to_a_summary(hostile_run: HostileRun) -> None:
     if unreadable_ok:
         failed, ingested = failed - 1, ingested + 1
     articles = sum(c.articles for c in CASES if not c.reason or c.record) + 1 + unreadable_ok
-    summary = f"{ingested} ingested, 0 unchanged, {failed} failed ({articles} articles stored)"
+    stored = f"{articles} article{'s' if articles != 1 else ''} stored"
+    summary = f"{ingested} ingested, 0 unchanged, {failed} failed ({stored})"
     lines = hostile_run.stderr.splitlines()
     assert hostile_run.exit_code == 1
     assert lines[-1] == summary
