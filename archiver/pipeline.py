@@ -326,8 +326,12 @@ class ArchiveWriter:
             dedupe.after_save(self.db, outcome.record.path, articles, None, defer=True)
             outcome = dataclasses.replace(outcome, articles=tuple(articles))
         elif outcome.status == FAILED:
-            # A file that fails now keeps the articles an earlier run stored from it.
-            store.save_raw_file(self.db, outcome.record)
+            # A file that fails now keeps the articles an earlier run stored from it, and
+            # its row counts them.
+            kept = self.db.execute(
+                "select count(*) from articles where raw_path = ?", [outcome.record.path]
+            ).fetchone()[0]
+            store.save_raw_file(self.db, dataclasses.replace(outcome.record, articles=kept))
         for failure in outcome.record_failures:
             store.save_raw_file(self.db, failure)
         self._pending += 1

@@ -170,8 +170,8 @@ def test_a_file_that_turns_bad_keeps_its_stored_article(seeds_dir: Path, tmp_pat
     summary = ingest([seeds_dir], db=db, clean_dir=None)
     assert summary.failed == 1
     assert _rows(db, "select count(*) from articles") == [(5,)]
-    assert _rows(db, f"select status, error from raw_files where path = '{target}'") == [
-        ("failed", "empty file")
+    assert _rows(db, f"select status, error, articles from raw_files where path = '{target}'") == [
+        ("failed", "empty file", 1)  # the article it still has
     ]
 
 
