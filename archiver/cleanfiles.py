@@ -188,12 +188,19 @@ def _clean_path_in_use(conn: sqlite3.Connection, clean_path: str) -> bool:
     return row.fetchone() is not None
 
 
-def lacks_every_file(db: sqlite_utils.Database, clean_dir: Path) -> bool:
-    """True when the archive has clean files and this folder holds none of them (new to it)."""
-    if any(clean_dir.glob("*.txt")):  # stops at the first file found
-        return False
-    named = db.execute("select 1 from articles where clean_path is not null limit 1")
-    return named.fetchone() is not None
+def lacks_files(db: sqlite_utils.Database, clean_dir: Path) -> bool:
+    """True when the folder holds fewer clean files than the archive has articles with one.
+
+    A folder new to the archive, one whose first fill was cut short, one a file was
+    deleted from by hand. Counted without holding the names: one pass over the folder.
+    """
+    if not clean_dir.is_dir():
+        held = 0
+    else:
+        with os.scandir(clean_dir) as entries:
+            held = sum(1 for entry in entries if entry.name.endswith(".txt"))
+    named = db.execute("select count(*) from articles where clean_path is not null")
+    return bool(held < named.fetchone()[0])
 
 
 def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int, int]:

@@ -281,9 +281,9 @@ class ArchiveWriter:
 
     def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
+        self._begin()
         # Reads and caches only: an error here leaves nothing half stored.
         with workers_module.held_interrupts() as held:
-            self._begin()
             dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
         self.interrupted = self.interrupted or bool(held)
 
@@ -294,6 +294,7 @@ class ArchiveWriter:
         own (see :func:`store.own_article_ids`), and known site templates are stripped.
         A file is stored whole: a Ctrl-C meanwhile is held (see :meth:`raise_if_interrupted`).
         """
+        self._begin()  # waits for another run's write lock: Ctrl-C is not held meanwhile
         with self._whole():
             return self._save(outcome)
 
@@ -436,11 +437,12 @@ def iter_ingest(
     writer = ArchiveWriter(db, folder)
     with writer.closing():
         # An earlier run stopped between commit and clean files: finish its work. A clean
-        # folder new to the archive gets every article's file, not only the next ones'.
+        # folder new to the archive (or missing files) gets every article's file, not
+        # only the next ones'.
         if folder is not None and (
             cleanfiles.flush_clean_outbox(db, folder)
             or any(folder.glob(".tmp-*"))
-            or cleanfiles.lacks_every_file(db, folder)
+            or cleanfiles.lacks_files(db, folder)
         ):
             cleanfiles.reconcile_clean_dir(db, folder)
         here = task_folder(scheduler)

@@ -223,7 +223,7 @@ def test_search_query_matches_title_and_text_with_stemming(archive: tuple[str, P
     # Punctuation is searched for as text, never parsed as FTS syntax.
     assert _rows(url, "search_articles", q='"Kuril (AND') == []
     # Nothing to search for (an empty box, a lone quote) finds nothing, not an FTS error.
-    for nothing in ("", '"', ' "" '):
+    for nothing in ("", '"', ' "" ', "\t", "\n", "\u00a0"):
         assert _rows(url, "search_articles", q=nothing) == []
 
 
