@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import dedupe, pipeline, reprocessing, sources, store
+from . import cluster, dedupe, pipeline, reprocessing, sources, store
 from . import workers as workers_module
 from .models import Article
 
@@ -96,7 +96,7 @@ def ingest(
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
     # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
-    quiet = workers_module.quiet_dask_logs() if scheduler else contextlib.nullcontext()
+    quiet = cluster.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
         with quiet, progress(outcomes, count, "ingesting") as (bar, shown):
             for outcome in shown:
@@ -104,7 +104,7 @@ def ingest(
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
-    except workers_module.SchedulerError as exc:
+    except cluster.SchedulerError as exc:
         done = tally.summary()
         if done.ingested or done.unchanged or done.failed:
             click.echo(f"stopped: {done.line()}; run again to resume", err=True)

@@ -1,4 +1,5 @@
-"""Where extraction runs: in this process, in a local process pool, or on a Dask cluster.
+"""Where extraction runs: in this process, in a local process pool, or on a Dask cluster
+(:mod:`archiver.cluster`).
 
 Every backend yields results in the order of its inputs, so the single writer stores
 files in the same order whatever the parallelism: deduplication ("first ingested"
@@ -8,9 +9,7 @@ is in flight, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import multiprocessing
 import os
 import signal
@@ -18,7 +17,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import BrokenExecutor, CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -175,7 +174,9 @@ def map_ordered(
     ``size(*task)``, the bytes a task reads, keeps large tasks out of each other's chunk.
     """
     if scheduler:
-        yield from _dask_map(fn, tasks, scheduler, on_crash)
+        from .cluster import dask_map  # imported here: the cluster module builds on this one
+
+        yield from dask_map(fn, tasks, scheduler, on_crash)
     elif workers <= 1:
         for task in tasks:
             yield fn(*task)
@@ -256,23 +257,42 @@ def _pool_map_chunks(
     pending: deque[tuple[Chunk, Future[Outcomes] | None]] = deque()
     while True:
         with _new_pool(workers) as pool:
-            # The broken pool's chunks that never reached it go first, in their order.
-            pending = deque((c, f if f is not None else _submit(pool, fn, c)) for c, f in pending)
-            broken = any(f is None for _, f in pending)
-            while True:
-                while not broken and len(pending) < window:
-                    if (chunk := next(chunks, None)) is None:
+            try:
+                # The broken pool's chunks that never reached it go first, in their order.
+                pending = deque(
+                    (c, f if f is not None else _submit(pool, fn, c)) for c, f in pending
+                )
+                broken = any(f is None for _, f in pending)
+                while True:
+                    while not broken and len(pending) < window:
+                        if (chunk := next(chunks, None)) is None:
+                            break
+                        pending.append((chunk, _submit(pool, fn, chunk)))
+                        broken = pending[-1][1] is None
+                    if not pending:
+                        return
+                    future = pending[0][1]
+                    if future is None or _lost(future):
                         break
-                    pending.append((chunk, _submit(pool, fn, chunk)))
-                    broken = pending[-1][1] is None
-                if not pending:
-                    return
-                future = pending[0][1]
-                if future is None or _lost(future):
-                    break
-                pending.popleft()
-                yield future.result()
+                    pending.popleft()
+                    yield future.result()
+            except BaseException:
+                # Ctrl-C, an error, or a consumer that stopped: the results in flight are
+                # not wanted, and a worker deep in a large page would hold the exit up.
+                _stop_workers(pool)
+                raise
         pending = _settle(fn, pending, _suspects(workers), on_crash)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now, without waiting for the tasks they run."""
+    # No public way before Python 3.14 (terminate_workers): the pool's own table of them,
+    # read before shutdown empties it.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _submit(
@@ -404,193 +424,3 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
         initializer=_start_worker,
         initargs=(_writer_alive(),),
     )
-
-
-@contextlib.contextmanager
-def quiet_dask_logs() -> Iterator[None]:
-    """Keep Dask's log records off the terminal for a while; their levels are restored after."""
-    # Dask sets the levels of its loggers when it is imported, so it is imported first.
-    with contextlib.suppress(ImportError):
-        import distributed  # noqa: F401
-    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]
-    levels = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-class SchedulerError(RuntimeError):
-    """The Dask scheduler cannot be reached, or was lost during the run."""
-
-
-def _dask_map(
-    fn: Callable[..., R],
-    tasks: Iterable[tuple[Any, ...]],
-    scheduler: str,
-    on_crash: Callable[..., R] | None = None,
-) -> Iterator[R]:
-    try:
-        from distributed import Client, KilledWorker
-    except ImportError:
-        raise RuntimeError("distributed ingest needs Dask: pip install 'archiver[dask]'") from None
-
-    client = _connect(Client, scheduler)
-    with client:
-        yield from _dask_results(client, scheduler, fn, tasks, on_crash, KilledWorker)
-
-
-def _connect(client_class: Any, scheduler: str) -> Any:
-    """A Dask client connected to the scheduler, or SchedulerError saying why not."""
-    # Made, then connected, so that the client of a failed connection is at hand to close:
-    # Dask leaves it open, and garbage-collected later, its close waits for an event loop
-    # that is stopped (at exit: a minute) or starting the next client (a deadlock).
-    client = client_class.__new__(client_class)
-    try:
-        _check_answers(scheduler)
-        client.__init__(scheduler)
-        return client
-    # Unreachable, no address at all, or a scheme without its settings (tls:// needs
-    # certificates in Dask's configuration: TypeError).
-    except (OSError, ValueError, TypeError) as exc:
-        reason = str(exc)
-    with contextlib.suppress(Exception):
-        client.close()
-    # Raised here, not in the except clause: as its context, Dask's error would keep the
-    # client it failed to connect alive.
-    raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler}: {reason}")
-
-
-#: Seconds a Dask scheduler has to answer once connected, beyond Dask's connect timeout
-#: (distributed.comm.timeouts.connect, 30 s by default). Dask's timeout covers opening
-#: the connection, not the handshake after it (dask/distributed#7698), so an address
-#: that accepts and never answers, such as the dashboard's port, is otherwise waited on
-#: for ever.
-HANDSHAKE_SECONDS = 10
-
-
-def _check_answers(scheduler: str) -> None:
-    """Raise OSError when a tcp:// address does not answer as a Dask scheduler in time."""
-    import dask
-    from distributed.comm import connect
-    from distributed.comm.addressing import parse_address
-
-    # Other schemes (tls://, ucx://) take connection arguments from the client's security
-    # settings: the client connects to them alone, as Dask does.
-    if parse_address(scheduler)[0] != "tcp":
-        return
-    limit = dask.utils.parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
-    limit = float(limit or 0) + HANDSHAKE_SECONDS
-
-    async def probe() -> None:
-        comm = await asyncio.wait_for(connect(scheduler), limit)
-        await comm.close()
-
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(probe())
-        except BaseException as exc:  # raised in the caller's thread
-            outcome.append(exc)
-
-    # A thread of its own, as a daemon: the caller may be running an event loop (a
-    # notebook), and Ctrl-C must end the wait at once, not when the probe gives up.
-    thread = threading.Thread(target=run, name="archiver-scheduler-probe", daemon=True)
-    thread.start()
-    thread.join()
-    if not outcome:
-        return
-    error = outcome[0]
-    if isinstance(error, TimeoutError):  # the limit above (Dask's own is an OSError)
-        raise OSError(
-            f"no answer as a Dask scheduler within {limit:.0f} s (a scheduler listens on "
-            "port 8786 unless told otherwise; 8787 is its dashboard)"
-        )
-    if isinstance(error, (OSError, ValueError, TypeError)):
-        raise error
-    # Another protocol's first bytes read as a Dask message: a length of exabytes, say.
-    raise OSError(f"what answers is not a Dask scheduler ({type(error).__name__} on reading it)")
-
-
-@contextlib.contextmanager
-def _scheduler_errors(client: Any, scheduler: str) -> Iterator[None]:
-    """Raise an error of a client that lost its scheduler as a SchedulerError."""
-    try:
-        yield
-    except Exception as exc:
-        # The tasks never raise for a bad input (an input's error is its outcome), so a
-        # closed connection or a cancelled future is the cluster's; anything else is only
-        # when the client is no longer running (reconnecting, or closed after trying).
-        if client.status == "running" and not isinstance(exc, (OSError, CancelledError)):
-            raise
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise SchedulerError(
-            f"lost the connection to the Dask scheduler {scheduler} ({reason})"
-        ) from None
-
-
-def _warm_up_on_worker() -> str | None:
-    """warm_up on a Dask worker: None, or its error as one line of text."""
-    # Returned, not raised: what client.run raises is then the cluster's, or a worker's
-    # failure to load this module at all.
-    try:
-        warm_up()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _cannot_run(reason: str) -> SchedulerError:
-    hint = "; install it, with the same version and its dependencies, on every worker"
-    missing = "No module named" in reason
-    return SchedulerError(
-        f"the Dask workers cannot run archiver ({reason}){hint if missing else ''}"
-    )
-
-
-def _dask_results(
-    client: Any,
-    scheduler: str,
-    fn: Callable[..., R],
-    tasks: Iterable[tuple[Any, ...]],
-    on_crash: Callable[..., R] | None,
-    killed: type[BaseException],
-) -> Iterator[R]:
-    """The tasks' results in order, with a window of them submitted ahead."""
-
-    def result(task: tuple[Any, ...], future: Any) -> R:
-        try:
-            with _scheduler_errors(client, scheduler):
-                value: R = future.result()
-        except killed:  # the task killed every worker Dask tried it on
-            if on_crash is None:
-                raise
-            return on_crash(*task)
-        return value
-
-    with _scheduler_errors(client, scheduler):
-        nthreads = sum(client.nthreads().values()) or 1
-        try:
-            failures = client.run(_warm_up_on_worker)
-        except Exception as exc:
-            if client.status != "running":
-                raise
-            # Dask hands back a worker's failure to unpickle the function as Exception(text).
-            failures = {"": f"{exc}"}
-    errors = sorted(error for error in failures.values() if error)
-    if errors:
-        raise _cannot_run(errors[0])
-    window = nthreads * TASKS_PER_WORKER
-    pending: deque[tuple[tuple[Any, ...], Any]] = deque()
-    for task in tasks:
-        with _scheduler_errors(client, scheduler):
-            future = client.submit(fn, *task, pure=False)
-        pending.append((task, future))
-        if len(pending) >= window:
-            yield result(*pending.popleft())
-    while pending:
-        yield result(*pending.popleft())

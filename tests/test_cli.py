@@ -280,7 +280,7 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     pytest.importorskip("distributed")  # first: it adds its settings to dask.config
     import dask
 
-    from archiver import workers
+    from archiver import cluster
 
     db, clean = str(tmp_path / "a.db"), str(tmp_path / "clean")
     assert _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", clean).exit_code == 0
@@ -291,7 +291,7 @@ def test_ingest_with_a_scheduler_it_cannot_reach_says_so_and_keeps_the_archive(
     # A port that takes connections and never answers, as a frozen scheduler or another
     # server (the dashboard's) does: Dask alone would wait for its handshake for ever.
     # And a server of another protocol that speaks first, as SSH does.
-    monkeypatch.setattr(workers, "HANDSHAKE_SECONDS", 1)
+    monkeypatch.setattr(cluster, "HANDSHAKE_SECONDS", 1)
     with socket.socket() as silent, socket.socket() as banner:
         for server in (silent, banner):
             server.bind(("127.0.0.1", 0))

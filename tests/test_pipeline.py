@@ -469,6 +469,46 @@ def test_ctrl_c_at_random_moments_stores_each_file_whole_and_says_what_was_store
     check_consistent(db, clean)
 
 
+def _large_page(path: Path, number: int, paragraphs: int = 30_000) -> None:
+    """An HTML page of many paragraphs, which a worker takes seconds to extract."""
+    rng = random.Random(number)
+    words = "council minister harbour budget school railway election court river farmers".split()
+    body = "\n".join(
+        f"<div class='c'><p>{' '.join(rng.choices(words, k=60))} {i}.</p></div>"
+        for i in range(paragraphs)
+    )
+    path.write_text(f"<html><body><article><h1>Page {number}</h1>{body}</article></body></html>")
+
+
+def test_ctrl_c_ends_the_run_without_waiting_for_workers_busy_with_large_pages(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for number in range(4):
+        _large_page(raw / f"page-{number}.html", number)
+    run = subprocess.Popen(
+        _ingest_command([raw], tmp_path / "a.db", tmp_path / "clean", workers=2),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        time.sleep(3)  # both workers deep in a page
+        os.killpg(run.pid, signal.SIGINT)
+        time.sleep(0.5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGINT)  # pressed again, as an impatient user does
+        # Waiting for the workers would take their pages' time (and once hung for ever).
+        stderr = run.communicate(timeout=60)[1]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, stderr
+    assert stderr.startswith("interrupted: 0 ingested") and "Traceback" not in stderr, stderr
+
+
 def _ingest_seeds(seeds_dir: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, list[tuple]]]:
     """Ingest the seeds into a fresh archive; (db, clean dir, snapshot of the archive)."""
     db, clean = tmp_path / "a.db", tmp_path / "clean"
