@@ -498,7 +498,9 @@ def _link_saved(
     db: sqlite_utils.Database, raw_path: str, articles: Sequence[Article]
 ) -> list[Link]:
     links = []
+    # What the file holds now: its new articles, and those a partial read kept.
     keep = {a.id for a in articles}
+    keep.update(r[0] for r in db.execute("select id from articles where raw_path = ?", [raw_path]))
     relink: list[str] = []
     sigs = _signatures(db)
     for gone in sigs.signed_from(db, raw_path):

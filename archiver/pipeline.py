@@ -320,7 +320,8 @@ class ArchiveWriter:
             articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
             # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)
-            store.save_articles(self.db, outcome.record, articles, self.clean_dir)
+            whole = not outcome.record_failures
+            store.save_articles(self.db, outcome.record, articles, self.clean_dir, whole)
             if outcome.record.format == "warc":
                 # Records of this capture that failed before are read again with it.
                 store.delete_record_failures(self.db, outcome.record.path)

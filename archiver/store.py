@@ -300,25 +300,33 @@ def save_articles(
     record: RawFileRecord,
     articles: Iterable[Article],
     clean_dir: Path | None,
+    read_whole: bool = True,
 ) -> None:
     """Store one raw file's outcome, replacing the articles stored from it before.
 
     Runs in one transaction (a savepoint inside a writer's batch), so a raw file is
     wholly stored or not at all. Clean files are not written here: the triggers queue
     them in ``clean_outbox``, worked off after commit (see :mod:`archiver.cleanfiles`).
-    ``clean_dir`` only says whether articles get a clean file name.
+    ``clean_dir`` only says whether articles get a clean file name. A file not
+    ``read_whole`` (a capture with records that failed, or cut short) keeps the articles
+    stored before from what could not be read, and its row counts them.
     """
     stamp = now()
     articles = list(articles)
     with db.atomic():
-        old = [
-            row[0]
-            for row in db.execute("select id from articles where raw_path = ?", [record.path])
-        ]
+        rows = db.execute(
+            "select id, url, captured_at from articles where raw_path = ?", [record.path]
+        ).fetchall()
         keep = {a.id for a in articles}
+        # Read in part, a capture replaces only the pages it read again (the same URL and
+        # capture time: their ids change with the file's bytes); the others stay.
+        read_again = {(a.url, a.captured_at) for a in articles}
+        old = [r[0] for r in rows if read_whole or (r[1], r[2]) in read_again]
         for article_id in old:
             if article_id not in keep:
                 delete_article(db, article_id)
+        if not read_whole:
+            record = dataclasses.replace(record, articles=len(rows) - len(old) + len(keep))
         for article in articles:
             clean_path = clean_file_name(article) if clean_dir is not None else None
             db.execute("delete from removed_lines where article_id = ?", [article.id])

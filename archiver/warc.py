@@ -14,10 +14,12 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -90,11 +92,15 @@ def iter_records(
     name = path if named_as is None else named_as
     with path.open("rb") as handle:
         records = iter(ArchiveIterator(handle, arc2warc=True))
-        number = 0
+        number, cut = 0, False
         while True:
             try:
                 record = next(records)
             except StopIteration:
+                if not cut and _cut_in_headers(handle):
+                    yield RecordFailure(
+                        f"record-{number + 1}", None, f"capture cut short after record {number}"
+                    )
                 return
             except Exception as exc:  # warcio raises many types on a damaged capture
                 yield RecordFailure(
@@ -119,7 +125,43 @@ def iter_records(
             try:
                 yield _record_doc(record, name, sha256, key, url, content_type, max_bytes)
             except InputError as exc:
+                cut = isinstance(exc, _Truncated)  # said once: the capture ends there
                 yield RecordFailure(key, url, str(exc))
+
+
+class _Truncated(InputError):
+    """A record whose payload ends before its Content-Length: the capture was cut short."""
+
+
+def _cut_in_headers(handle: BinaryIO) -> bool:
+    """True for a WARC file that ends inside a record's headers.
+
+    warcio ends its iteration quietly there; a whole record ends with a blank line. Also
+    true for a gzipped capture cut inside a member.
+    """
+    handle.seek(0)
+    start = handle.read(5)
+    if start.startswith(b"\x1f\x8b"):
+        return _gzip_cut_short(handle)
+    if start != b"WARC/":
+        return False
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - 4))
+    return handle.read(4) != b"\r\n\r\n"
+
+
+def _gzip_cut_short(handle: BinaryIO) -> bool:
+    """True for gzip data that ends inside a member (warcio stops there without a word)."""
+    handle.seek(0)
+    try:
+        with gzip.GzipFile(fileobj=handle) as inflated:
+            while inflated.read(1 << 20):
+                pass
+    except EOFError:
+        return True
+    except (OSError, zlib.error):
+        return False  # damaged otherwise: warcio says so when it reads it
+    return False
 
 
 def _record_doc(
@@ -141,7 +183,7 @@ def _record_doc(
     # The payload ended before the record's Content-Length: the capture was cut short.
     missing = getattr(record.raw_stream, "limit", 0)
     if isinstance(missing, int) and missing > 0:
-        raise InputError(f"truncated record ({missing} of its {record.length} bytes missing)")
+        raise _Truncated(f"truncated record ({missing} of its {record.length} bytes missing)")
     text, encoding, warnings = sources.decode_bytes(data, declared=_charset(content_type))
     return RawDoc(
         path=str(path),

@@ -6,6 +6,7 @@ import io
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -162,3 +163,24 @@ def test_a_capture_copied_to_another_path_keeps_its_own_articles(tmp_path: Path)
     ]
     # Each copy's article is linked to the original's: two stories, not four.
     assert _rows(db, "select count(*) from stories") == [(2,)]
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["warc.gz", "warc"])
+def test_a_capture_cut_short_later_keeps_the_articles_of_what_it_lost(
+    tmp_path: Path, gzip: bool
+) -> None:
+    capture = tmp_path / "capture.warc"
+    write_capture(capture, gzip=gzip)
+    whole = capture.read_bytes()
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([capture], db=db, clean_dir=clean)
+    before = _rows(db, "select url, text from articles order by url")
+    assert len(before) == 2
+    # Cut inside the second page's record, as an interrupted download or copy leaves it.
+    second = whole.index(b"\x1f\x8b\x08" if gzip else b"WARC/1", 1)  # the second record
+    capture.write_bytes(whole[: second + 200])
+    summary = ingest([capture], db=db, clean_dir=clean)
+    assert summary.failed >= 1  # the damaged record is said
+    assert _rows(db, "select url, text from articles order by url") == before
+    assert _rows(db, f"select articles from raw_files where path = '{capture}'") == [(2,)]
+    assert len(list(clean.glob("*.txt"))) == 2
