@@ -245,6 +245,13 @@ def clean_command(files: tuple[str, ...], as_json: bool) -> None:
             else:
                 click.echo(article.text)
                 click.echo()
+        # A capture's records that failed (damaged, cut short) are said as ingest says them.
+        for record in outcome.record_failures:
+            failed += 1
+            click.echo(one_line(f"failed: {record.path}: {record.error}"), err=True)
+            if as_json:
+                error = {"path": record.path, "error": record.error, "text": ""}
+                click.echo(json.dumps(error, ensure_ascii=False))
     if failed:
         sys.exit(1)
 

@@ -451,16 +451,20 @@ def iter_ingest(
             (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes, here)
             for path in sources.iter_raw_files(paths, sources.archive_paths(db_path, clean_dir))
         )
-        outcomes = workers_module.map_ordered(
-            extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes
-        )
-        for group in _groups(outcomes, PREPARE_FILES):
-            writer.prepare(group)
-            writer.raise_if_interrupted()
-            for outcome in group:
-                yield writer.save(outcome)
-                # A Ctrl-C held while the file was stored stops the run once it is counted.
+        # Closed on the way out, whatever ends the run: its workers are stopped then, not
+        # left for the interpreter's exit to wait on.
+        with contextlib.closing(
+            workers_module.map_ordered(
+                extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes
+            )
+        ) as outcomes:
+            for group in _groups(outcomes, PREPARE_FILES):
+                writer.prepare(group)
                 writer.raise_if_interrupted()
+                for outcome in group:
+                    yield writer.save(outcome)
+                    # A Ctrl-C held while the file was stored stops the run once it is counted.
+                    writer.raise_if_interrupted()
 
 
 def task_folder(scheduler: str | None) -> str | None:

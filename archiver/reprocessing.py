@@ -6,6 +6,7 @@ raw file's articles are compared before and after, so that a run says what chang
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,12 +125,14 @@ def iter_reprocess(
         paths = stored_raw_paths(db, only_outdated)
         here = task_folder(scheduler)
         tasks = ((path, (None, None), max_bytes, here) for path in paths)
-        outcomes = workers_module.map_ordered(
-            extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes
-        )
-        for outcome in outcomes:
-            yield _rederive(writer, outcome)
-            writer.raise_if_interrupted()
+        with contextlib.closing(
+            workers_module.map_ordered(
+                extract_task, tasks, workers, scheduler, on_crash=crashed_task, size=task_bytes
+            )
+        ) as outcomes:  # closed whatever ends the run, which stops its workers
+            for outcome in outcomes:
+                yield _rederive(writer, outcome)
+                writer.raise_if_interrupted()
         writer.commit()
         with store.write_lock(db):
             dedupe.reindex(db)

@@ -16,7 +16,7 @@ import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -164,7 +164,7 @@ def map_ordered(
     scheduler: str | None = None,
     on_crash: Callable[..., R] | None = None,
     size: Callable[..., int] | None = None,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """Apply fn to each task's arguments, in parallel where asked, yielding in task order.
 
     ``scheduler`` is the address of a Dask distributed scheduler (tcp://host:port);

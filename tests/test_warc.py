@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from pathlib import Path
 
@@ -184,3 +185,16 @@ def test_a_capture_cut_short_later_keeps_the_articles_of_what_it_lost(
     assert _rows(db, "select url, text from articles order by url") == before
     assert _rows(db, f"select articles from raw_files where path = '{capture}'") == [(2,)]
     assert len(list(clean.glob("*.txt"))) == 2
+
+
+def test_clean_names_the_damaged_record_of_a_capture_cut_short(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.warc.gz"
+    write_capture(capture)
+    whole = capture.read_bytes()
+    capture.write_bytes(whole[: whole.index(b"\x1f\x8b\x08", 1) + 200])  # in the second record
+    result = CliRunner().invoke(main, ["clean", "--json", str(capture)])
+    assert result.exit_code == 1
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [p.get("url") for p in printed if p.get("text")] == ["https://ledger.example/news/coal"]
+    assert any(p.get("error") and p["path"].startswith(f"{capture}#") for p in printed)
+    assert result.stderr.startswith(f"failed: {capture}#") and "Traceback" not in result.output
