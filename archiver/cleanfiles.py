@@ -188,17 +188,17 @@ def _clean_path_in_use(conn: sqlite3.Connection, clean_path: str) -> bool:
     return row.fetchone() is not None
 
 
-def lacks_files(db: sqlite_utils.Database, clean_dir: Path) -> bool:
-    """True when the folder holds fewer clean files than the archive has articles with one.
-
-    A folder new to the archive, one whose first fill was cut short, one a file was
-    deleted from by hand. Counted without holding the names: one pass over the folder.
-    """
-    if not clean_dir.is_dir():
-        held = 0
-    else:
+def out_of_step(db: sqlite_utils.Database, clean_dir: Path) -> bool:
+    """True when the folder holds a temporary file or fewer clean files than the archive
+    has articles with one: a run stopped while writing, a folder new to the archive, a fill
+    cut short, a file deleted by hand. One pass over the folder, holding no names."""
+    held = 0
+    if clean_dir.is_dir():
         with os.scandir(clean_dir) as entries:
-            held = sum(1 for entry in entries if entry.name.endswith(".txt"))
+            for entry in entries:
+                if entry.name.startswith(".tmp-"):
+                    return True
+                held += entry.name.endswith(".txt")
     named = db.execute("select count(*) from articles where clean_path is not null")
     return bool(held < named.fetchone()[0])
 

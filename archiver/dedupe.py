@@ -494,17 +494,20 @@ def after_save(
         return links
 
 
+def _stored(db: sqlite_utils.Database, article_id: str) -> bool:
+    return db.execute("select 1 from articles where id = ?", [article_id]).fetchone() is not None
+
+
 def _link_saved(
     db: sqlite_utils.Database, raw_path: str, articles: Sequence[Article]
 ) -> list[Link]:
     links = []
-    # What the file holds now: its new articles, and those a partial read kept.
     keep = {a.id for a in articles}
-    keep.update(r[0] for r in db.execute("select id from articles where raw_path = ?", [raw_path]))
     relink: list[str] = []
     sigs = _signatures(db)
     for gone in sigs.signed_from(db, raw_path):
-        if gone not in keep:  # a signature of an article a re-ingest replaced
+        # A signature of an article a re-ingest replaced; one a partial read kept stays.
+        if gone not in keep and not _stored(db, gone):
             sigs.forget(gone)
             relink.extend(_unlink_copies_of(db, gone))
     stripped_before = _BEFORE_SAVE.pop(db, {})

@@ -283,9 +283,8 @@ class ArchiveWriter:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
         self._begin()
         # Reads and caches only: an error here leaves nothing half stored.
-        with workers_module.held_interrupts() as held:
+        with self._holding_interrupts(writes=False):
             dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
-        self.interrupted = self.interrupted or bool(held)
 
     def save(self, outcome: FileOutcome) -> FileOutcome:
         """Store one file's outcome in the current batch, committing when the batch is full.
@@ -295,7 +294,7 @@ class ArchiveWriter:
         A file is stored whole: a Ctrl-C meanwhile is held (see :meth:`raise_if_interrupted`).
         """
         self._begin()  # waits for another run's write lock: Ctrl-C is not held meanwhile
-        with self._whole():
+        with self._holding_interrupts(writes=True):
             return self._save(outcome)
 
     def raise_if_interrupted(self) -> None:
@@ -305,17 +304,18 @@ class ArchiveWriter:
             raise KeyboardInterrupt
 
     @contextlib.contextmanager
-    def _whole(self) -> Iterator[None]:
+    def _holding_interrupts(self, writes: bool) -> Iterator[None]:
+        """Hold Ctrl-C for :meth:`raise_if_interrupted`; an error in a block that ``writes``
+        leaves a file half stored, and the batch is rolled back."""
         with workers_module.held_interrupts() as held:
             try:
                 yield
             except BaseException:
-                self._cut_short = True
+                self._cut_short = self._cut_short or writes
                 raise
         self.interrupted = self.interrupted or bool(held)
 
     def _save(self, outcome: FileOutcome) -> FileOutcome:
-        self._begin()
         if outcome.status == OK:
             articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
             # Site templates known so far are stripped first, so each article is written once.
@@ -441,9 +441,7 @@ def iter_ingest(
         # folder new to the archive (or missing files) gets every article's file, not
         # only the next ones'.
         if folder is not None and (
-            cleanfiles.flush_clean_outbox(db, folder)
-            or any(folder.glob(".tmp-*"))
-            or cleanfiles.lacks_files(db, folder)
+            cleanfiles.flush_clean_outbox(db, folder) or cleanfiles.out_of_step(db, folder)
         ):
             cleanfiles.reconcile_clean_dir(db, folder)
         here = task_folder(scheduler)

@@ -91,13 +91,14 @@ def iter_records(
     """
     name = path if named_as is None else named_as
     with path.open("rb") as handle:
-        records = iter(ArchiveIterator(handle, arc2warc=True))
-        number, cut = 0, False
+        archive = ArchiveIterator(handle, arc2warc=True)
+        records = iter(archive)
+        number, cut, last = 0, False, 0
         while True:
             try:
                 record = next(records)
             except StopIteration:
-                if not cut and _cut_in_headers(handle):
+                if not cut and _cut_in_headers(handle, last):
                     yield RecordFailure(
                         f"record-{number + 1}", None, f"capture cut short after record {number}"
                     )
@@ -108,6 +109,10 @@ def iter_records(
                 )
                 return
             number += 1
+            # Where this record begins (warcio's offset of the record it yields): a cut
+            # can only come after the last one read.
+            offset = getattr(archive, "offset", 0)
+            last = offset if isinstance(offset, int) else 0
             # get_record_offset() would consume the payload: number records instead.
             key = record.rec_headers.get_header("WARC-Record-ID") or f"record-{number}"
             url = record.rec_headers.get_header("WARC-Target-URI")
@@ -133,8 +138,8 @@ class _Truncated(InputError):
     """A record whose payload ends before its Content-Length: the capture was cut short."""
 
 
-def _cut_in_headers(handle: BinaryIO) -> bool:
-    """True for a WARC file that ends inside a record's headers.
+def _cut_in_headers(handle: BinaryIO, last: int) -> bool:
+    """True for a WARC file that ends inside a record's headers, after offset ``last``.
 
     warcio ends its iteration quietly there; a whole record ends with a blank line. Also
     true for a gzipped capture cut inside a member.
@@ -142,7 +147,7 @@ def _cut_in_headers(handle: BinaryIO) -> bool:
     handle.seek(0)
     start = handle.read(5)
     if start.startswith(b"\x1f\x8b"):
-        return _gzip_cut_short(handle)
+        return _gzip_cut_short(handle, last)
     if start != b"WARC/":
         return False
     size = handle.seek(0, os.SEEK_END)
@@ -150,9 +155,13 @@ def _cut_in_headers(handle: BinaryIO) -> bool:
     return handle.read(4) != b"\r\n\r\n"
 
 
-def _gzip_cut_short(handle: BinaryIO) -> bool:
-    """True for gzip data that ends inside a member (warcio stops there without a word)."""
-    handle.seek(0)
+def _gzip_cut_short(handle: BinaryIO, last: int) -> bool:
+    """True for gzip data that ends inside a member (warcio stops there without a word).
+
+    Only the members from ``last`` on are inflated again: the record read last and what
+    follows it, not the whole capture.
+    """
+    handle.seek(last)
     try:
         with gzip.GzipFile(fileobj=handle) as inflated:
             while inflated.read(1 << 20):
