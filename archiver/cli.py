@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -98,7 +99,7 @@ def ingest(
     # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
     quiet = cluster.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
-        with quiet, progress(outcomes, count, "ingesting") as (bar, shown):
+        with quiet, printed_notes(), progress(outcomes, count, "ingesting") as (bar, shown):
             for outcome in shown:
                 tally.add(_report(outcome, bar))
     except KeyboardInterrupt:
@@ -156,6 +157,27 @@ def _report(outcome: pipeline.FileOutcome, bar: object) -> pipeline.FileOutcome:
     for line in lines:
         _echo_above(bar, line)
     return outcome
+
+
+class _NoteHandler(logging.Handler):
+    """Prints a log record of archiver as a note on stderr (as it is at the time)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"note: {one_line(record.getMessage())}", err=True)
+
+
+@contextlib.contextmanager
+def printed_notes() -> Iterator[None]:
+    """Print what archiver logs meanwhile (at INFO and above) as notes on stderr."""
+    logger = logging.getLogger("archiver")
+    handler, level = _NoteHandler(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -22,6 +22,10 @@ from .workers import TASKS_PER_WORKER, warm_up
 
 R = TypeVar("R")
 
+#: Notes for the person running the ingest (the CLI prints them); Dask's own loggers
+#: are kept quiet meanwhile (see :func:`quiet_dask_logs`).
+LOGGER = logging.getLogger(__name__)
+
 
 @contextlib.contextmanager
 def quiet_dask_logs() -> Iterator[None]:
@@ -173,6 +177,45 @@ def _cannot_run(reason: str) -> SchedulerError:
     )
 
 
+#: Seconds a result is waited for before asking whether the cluster has workers at all.
+IDLE_CHECK_SECONDS = 5.0
+
+
+class _Idle:
+    """Says so, once until workers come back, when the tasks wait on a cluster without any.
+
+    Dask holds the tasks until a worker joins (or an adaptive cluster starts one), and a
+    worker that cannot run archiver dies on its first task: without a word, the run
+    would look hung.
+    """
+
+    def __init__(self, client: Any, scheduler: str) -> None:
+        self.client, self.scheduler = client, scheduler
+        self.noted = False
+
+    def note(self) -> None:
+        """Note that the scheduler has no workers, unless already noted since it last had."""
+        if not self.noted:
+            LOGGER.warning(
+                "the Dask scheduler %s has no workers: the files wait for one to join "
+                "(dask worker %s)",
+                self.scheduler,
+                self.scheduler,
+            )
+        self.noted = True
+
+    def awaited(self, future: Any) -> Any:
+        """The future's result, noting meanwhile whether there are workers to compute it."""
+        while True:
+            try:
+                return future.result(timeout=IDLE_CHECK_SECONDS)
+            except TimeoutError:  # still running, or nothing to run it on
+                if self.client.nthreads():
+                    self.noted = False
+                else:
+                    self.note()
+
+
 def _dask_results(
     client: Any,
     scheduler: str,
@@ -183,10 +226,12 @@ def _dask_results(
 ) -> Iterator[R]:
     """The tasks' results in order, with a window of them submitted ahead."""
 
+    idle = _Idle(client, scheduler)
+
     def result(task: tuple[Any, ...], future: Any) -> R:
         try:
             with _scheduler_errors(client, scheduler):
-                value: R = future.result()
+                value: R = idle.awaited(future)
         except killed:  # the task killed every worker Dask tried it on
             if on_crash is None:
                 raise
@@ -194,7 +239,10 @@ def _dask_results(
         return value
 
     with _scheduler_errors(client, scheduler):
-        nthreads = sum(client.nthreads().values()) or 1
+        nthreads = sum(client.nthreads().values())
+        sized = nthreads > 0
+        if not sized:
+            idle.note()
         try:
             failures = client.run(_warm_up_on_worker)
         except Exception as exc:
@@ -205,7 +253,7 @@ def _dask_results(
     errors = sorted(error for error in failures.values() if error)
     if errors:
         raise _cannot_run(errors[0])
-    window = nthreads * TASKS_PER_WORKER
+    window = max(1, nthreads) * TASKS_PER_WORKER
     pending: deque[tuple[tuple[Any, ...], Any]] = deque()
     for task in tasks:
         with _scheduler_errors(client, scheduler):
@@ -213,5 +261,9 @@ def _dask_results(
         pending.append((task, future))
         if len(pending) >= window:
             yield result(*pending.popleft())
+            if not sized:  # the workers that joined since the start, once the first is done
+                with _scheduler_errors(client, scheduler):
+                    window = max(window, sum(client.nthreads().values()) * TASKS_PER_WORKER)
+                sized = True
     while pending:
         yield result(*pending.popleft())

@@ -391,6 +391,38 @@ def test_ingest_on_workers_without_archiver_says_to_install_it(tmp_path: Path, m
     assert f"No module named '{module}'" in result.stderr and "install it" in result.stderr
 
 
+def test_ingest_on_a_scheduler_without_workers_says_so_and_goes_on_when_one_joins(
+    tmp_path: Path,
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    write_corpus(tmp_path / "raw", 6, copy_every=3)
+    with distributed.LocalCluster(
+        n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        run = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+             "--clean-dir", "clean", "--scheduler", address],
+            cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert run.stderr is not None
+            # At once, before any file is done: without it the run would look hung.
+            assert run.stderr.readline() == (
+                f"note: the Dask scheduler {address} has no workers: the files wait for one "
+                f"to join (dask worker {address})\n"
+            )
+            assert run.poll() is None and _articles(tmp_path / "a.db") == 0
+            cluster.scale(1)
+            rest = run.communicate(timeout=120)[1]
+        finally:
+            run.kill()
+    assert run.returncode == 0, rest
+    assert rest.startswith("6 ingested, 0 unchanged, 0 failed"), rest
+    assert _articles(tmp_path / "a.db") == 6
+
+
 # A cluster in a process group of its own, so that the test can kill it outright.
 CLUSTER = """
 import sys, time

@@ -1,0 +1,55 @@
+"""Extraction on a Dask cluster: what the run says while the cluster cannot work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from archiver import cluster
+
+
+def test_a_cluster_that_loses_its_workers_is_noted_and_the_run_goes_on_when_one_joins(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(cluster, "IDLE_CHECK_SECONDS", 0.2)
+    caplog.set_level(logging.WARNING, logger="archiver")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as local:  # fmt: skip
+        # time.sleep as the task: a function every worker can load, that takes a while.
+        results = cluster.dask_map(time.sleep, [(0.2,)] * 40, local.scheduler_address)
+        done: list[object] = []
+        first = threading.Event()
+
+        def consume() -> None:  # in one thread: Dask's client keeps a context of its own
+            for value in results:
+                done.append(value)
+                first.set()
+
+        consumer = threading.Thread(target=consume, daemon=True)
+        consumer.start()
+        assert first.wait(timeout=60)
+        assert not notes(caplog)  # workers at the start, and while they work
+        local.scale(0)
+        deadline = time.monotonic() + 60
+        while not notes(caplog):
+            assert time.monotonic() < deadline and consumer.is_alive()
+            time.sleep(0.05)
+        local.scale(1)
+        consumer.join(timeout=120)
+    assert not consumer.is_alive()
+    assert done == [None] * 40  # every task done, once a worker joined again
+    assert notes(caplog) == [
+        f"the Dask scheduler {local.scheduler_address} has no workers: the files wait for "
+        f"one to join (dask worker {local.scheduler_address})"
+    ]
+
+
+def notes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What archiver logged (Dask logs its own records about the lost worker)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("archiver")]
