@@ -97,6 +97,10 @@ def _connect(client_class: Any, scheduler: str) -> Any:
 HANDSHAKE_SECONDS = 10
 
 
+#: Seconds of silence from a scheduler before the run says it is waiting for it.
+WAIT_NOTE_SECONDS = 3.0
+
+
 def _check_answers(scheduler: str) -> None:
     """Raise OSError when a tcp:// address does not answer as a Dask scheduler in time."""
     import dask
@@ -126,7 +130,13 @@ def _check_answers(scheduler: str) -> None:
     # notebook), and Ctrl-C must end the wait at once, not when the probe gives up.
     thread = threading.Thread(target=run, name="archiver-scheduler-probe", daemon=True)
     thread.start()
-    thread.join()
+    thread.join(timeout=WAIT_NOTE_SECONDS)
+    if thread.is_alive():
+        # Dask tries again and again while nothing listens (a scheduler may be starting).
+        LOGGER.warning(
+            "waiting for the Dask scheduler %s to answer, for up to %.0f s", scheduler, limit
+        )
+        thread.join()
     if not outcome:
         return
     error = outcome[0]
