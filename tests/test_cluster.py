@@ -53,3 +53,36 @@ def test_a_cluster_that_loses_its_workers_is_noted_and_the_run_goes_on_when_one_
 def notes(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What archiver logged (Dask logs its own records about the lost worker)."""
     return [r.getMessage() for r in caplog.records if r.name.startswith("archiver")]
+
+
+def test_a_cluster_that_starts_without_workers_gets_work_for_those_that_join(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    from archiver.workers import TASKS_PER_WORKER
+
+    caplog.set_level(logging.WARNING, logger="archiver")
+    with distributed.LocalCluster(
+        n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as local:  # fmt: skip
+        tasks = [(0.02,)] * (8 * TASKS_PER_WORKER)
+        results = cluster.dask_map(time.sleep, tasks, local.scheduler_address)
+        done: list[object] = []
+        consumer = threading.Thread(target=lambda: done.extend(results), daemon=True)
+        consumer.start()
+        deadline = time.monotonic() + 60
+        while not notes(caplog):  # the run said it waits for a worker
+            assert time.monotonic() < deadline and consumer.is_alive()
+            time.sleep(0.05)
+        local.scale(2)
+        # The tasks the scheduler holds at once: one worker's window before any joined,
+        # the two workers' once they have (an adaptive cluster would otherwise get the
+        # work of one worker at a time, however many it starts).
+        most = 0
+        while consumer.is_alive() and time.monotonic() < deadline:
+            most = max(most, len(local.scheduler.tasks))
+            time.sleep(0.01)
+        consumer.join(timeout=60)
+    assert done == [None] * len(tasks)
+    assert most > TASKS_PER_WORKER + 1
