@@ -250,8 +250,7 @@ def _dask_results(
 
     with _scheduler_errors(client, scheduler):
         nthreads = sum(client.nthreads().values())
-        sized = nthreads > 0
-        if not sized:
+        if not nthreads:
             idle.note()
         try:
             failures = client.run(_warm_up_on_worker)
@@ -265,15 +264,19 @@ def _dask_results(
         raise _cannot_run(errors[0])
     window = max(1, nthreads) * TASKS_PER_WORKER
     pending: deque[tuple[tuple[Any, ...], Any]] = deque()
+    since_sized = 0
     for task in tasks:
         with _scheduler_errors(client, scheduler):
             future = client.submit(fn, *task, pure=False)
         pending.append((task, future))
         if len(pending) >= window:
             yield result(*pending.popleft())
-            if not sized:  # the workers that joined since the start, once the first is done
+            since_sized += 1
+            if since_sized >= window:
+                # Workers join and leave (an adaptive cluster starts them as tasks wait): the
+                # window follows them, asked once per window of results.
                 with _scheduler_errors(client, scheduler):
-                    window = max(window, sum(client.nthreads().values()) * TASKS_PER_WORKER)
-                sized = True
+                    window = max(1, sum(client.nthreads().values())) * TASKS_PER_WORKER
+                since_sized = 0
     while pending:
         yield result(*pending.popleft())

@@ -284,6 +284,10 @@ def _pool_map_chunks(
         pending = _settle(fn, pending, _suspects(workers), on_crash)
 
 
+#: Seconds a terminated worker has to exit before it is killed.
+STOP_SECONDS = 5.0
+
+
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """End a pool's workers now, without waiting for the tasks they run."""
     # No public way before Python 3.14 (terminate_workers): the pool's own table of them,
@@ -292,6 +296,18 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    # A worker ended halfway through sending a result leaves the pool's manager thread
+    # reading the rest of it for ever, and shutdown (or the exit) waiting for that thread:
+    # this process holds the pipe's sending end too. Closed, it ends the read (the pool is
+    # then broken, as it is).
+    with contextlib.suppress(Exception):
+        pool._result_queue._writer.close()  # type: ignore[attr-defined]
     pool.shutdown(wait=True, cancel_futures=True)
 
 
