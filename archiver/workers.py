@@ -272,7 +272,7 @@ def _pool_map_chunks(
                     if not pending:
                         return
                     future = pending[0][1]
-                    if future is None or _lost(future):
+                    if future is None or _lost(future, pool):
                         break
                     pending.popleft()
                     yield future.result()
@@ -290,6 +290,19 @@ STOP_SECONDS = 5.0
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """End a pool's workers now, without waiting for the tasks they run."""
+    _end_workers(pool)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now, and with them its manager's wait for their results.
+
+    A worker that died halfway through sending a result (stopped at once, or killed by
+    the out-of-memory killer) leaves the pool's manager thread reading the rest of it for
+    ever, so the pool never sees the worker die, and shutdown (or the exit) waits for that
+    thread. Once no worker holds the result pipe, closing this process's sending end ends
+    that read: the pool is then broken, as it is.
+    """
     # No public way before Python 3.14 (terminate_workers): the pool's own table of them,
     # read before shutdown empties it.
     processes = list((getattr(pool, "_processes", None) or {}).values())
@@ -302,13 +315,25 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             if process.is_alive():
                 process.kill()
                 process.join()
-    # A worker ended halfway through sending a result leaves the pool's manager thread
-    # reading the rest of it for ever, and shutdown (or the exit) waiting for that thread:
-    # this process holds the pipe's sending end too. Closed, it ends the read (the pool is
-    # then broken, as it is).
     with contextlib.suppress(Exception):
         pool._result_queue._writer.close()  # type: ignore[attr-defined]
-    pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Seconds a chunk's result is waited for before looking for a worker that died unseen.
+STALL_CHECK_SECONDS = 5.0
+
+
+def _wait(future: Future[Any], pool: ProcessPoolExecutor | None) -> BaseException | None:
+    """Wait for a future of the pool, and give its exception (None if it has none)."""
+    if pool is None:
+        return future.exception()
+    while True:
+        try:
+            return future.exception(timeout=STALL_CHECK_SECONDS)
+        except TimeoutError:
+            processes = (getattr(pool, "_processes", None) or {}).values()
+            if any(process.exitcode is not None for process in list(processes)):
+                _end_workers(pool)  # a worker is gone and the pool has not seen it
 
 
 def _submit(
@@ -327,12 +352,12 @@ def _submit(
     return future
 
 
-def _lost(future: Future[Any] | None) -> bool:
+def _lost(future: Future[Any] | None, pool: ProcessPoolExecutor | None = None) -> bool:
     """True for a chunk a broken pool lost: never submitted, or unfinished when it broke.
 
     Waits for the future: a pool that breaks fails every future it has not finished.
     """
-    return future is None or isinstance(future.exception(), BrokenExecutor)
+    return future is None or isinstance(_wait(future, pool), BrokenExecutor)
 
 
 def _suspects(workers: int) -> int:
@@ -380,7 +405,9 @@ class _Alone:
         done: Future[Outcomes] = Future()
         self.pool = self.pool or _new_pool(1)
         try:
-            done.set_result(self.pool.submit(run_chunk, fn, chunk).result())
+            future = self.pool.submit(run_chunk, fn, chunk)
+            _wait(future, self.pool)
+            done.set_result(future.result())
         except BrokenExecutor:
             self.close()
             if len(chunk) > 1:
