@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from . import shingles, signatures, templates
+from . import shingles, signatures, store, templates
 from .models import Article
 
 # --- Parameters of the archive's linking (shingles and signatures: archiver.shingles) ---
@@ -494,10 +494,6 @@ def after_save(
         return links
 
 
-def _stored(db: sqlite_utils.Database, article_id: str) -> bool:
-    return db.execute("select 1 from articles where id = ?", [article_id]).fetchone() is not None
-
-
 def _link_saved(
     db: sqlite_utils.Database, raw_path: str, articles: Sequence[Article]
 ) -> list[Link]:
@@ -507,7 +503,7 @@ def _link_saved(
     sigs = _signatures(db)
     for gone in sigs.signed_from(db, raw_path):
         # A signature of an article a re-ingest replaced; one a partial read kept stays.
-        if gone not in keep and not _stored(db, gone):
+        if gone not in keep and not store.article_stored(db, gone):
             sigs.forget(gone)
             relink.extend(_unlink_copies_of(db, gone))
     stripped_before = _BEFORE_SAVE.pop(db, {})

@@ -357,13 +357,15 @@ def own_article_ids(
     owned = []
     for article in articles:
         own = article_id(f"{article.id}\n{raw_path}")
-        if own in held or (
-            article.id not in held
-            and db.execute("select 1 from articles where id = ?", [article.id]).fetchone()
-        ):
+        if own in held or (article.id not in held and article_stored(db, article.id)):
             article = dataclasses.replace(article, id=own)
         owned.append(article)
     return owned
+
+
+def article_stored(db: sqlite_utils.Database, article_id: str) -> bool:
+    """True when the archive holds an article with this id."""
+    return db.execute("select 1 from articles where id = ?", [article_id]).fetchone() is not None
 
 
 def _upsert(db: sqlite_utils.Database, table: str, row: dict[str, Any], pk: str) -> None:

@@ -303,9 +303,7 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
     thread. Once no worker holds the result pipe, closing this process's sending end ends
     that read: the pool is then broken, as it is.
     """
-    # No public way before Python 3.14 (terminate_workers): the pool's own table of them,
-    # read before shutdown empties it.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes = _pool_processes(pool)
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
@@ -317,6 +315,13 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
                 process.join()
     with contextlib.suppress(Exception):
         pool._result_queue._writer.close()  # type: ignore[attr-defined]
+
+
+def _pool_processes(pool: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:
+    """The pool's worker processes (none once it is shut down)."""
+    # No public way before Python 3.14 (terminate_workers): the pool's own table of them,
+    # which shutdown empties.
+    return list((getattr(pool, "_processes", None) or {}).values())
 
 
 #: Seconds a chunk's result is waited for before looking for a worker that died unseen.
@@ -331,8 +336,7 @@ def _wait(future: Future[Any], pool: ProcessPoolExecutor | None) -> BaseExceptio
         try:
             return future.exception(timeout=STALL_CHECK_SECONDS)
         except TimeoutError:
-            processes = (getattr(pool, "_processes", None) or {}).values()
-            if any(process.exitcode is not None for process in list(processes)):
+            if any(process.exitcode is not None for process in _pool_processes(pool)):
                 _end_workers(pool)  # a worker is gone and the pool has not seen it
 
 
