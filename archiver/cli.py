@@ -110,6 +110,8 @@ def ingest(
         if done.ingested or done.unchanged or done.failed:
             click.echo(f"stopped: {done.line()}; run again to resume", err=True)
         raise click.ClickException(one_line(str(exc))) from None
+    except store.NotAnArchive as exc:
+        raise click.ClickException(str(exc)) from None
     except store_errors() as exc:
         raise click.ClickException(
             f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
@@ -468,6 +470,8 @@ def fetch_command(
             f"\ninterrupted after {len(results)} of {total} URLs; run again to resume", err=True
         )
         sys.exit(130)
+    except store.NotAnArchive as exc:
+        raise click.ClickException(str(exc)) from None
     except store_errors() as exc:
         raise click.ClickException(f"cannot write the archive {db} or {out}: {exc}") from None
     summary = fetching.summarise(results)

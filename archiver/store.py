@@ -113,7 +113,44 @@ def open_archive_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Databas
     if not {"articles", "removed_lines", "raw_files"} <= tables:
         conn.close()
         raise NotAnArchive(f"{path} is not an archive (no articles, removed_lines and raw_files)")
+    problem = _not_archive_tables(conn)
+    if problem:
+        conn.close()
+        raise NotAnArchive(f"{path} is not an archive ({problem})")
     return sqlite_utils.Database(conn)
+
+
+# The tables that make a database an archive, with the columns each must have.
+ARCHIVE_TABLES: dict[str, tuple[str, ...]] = {
+    "articles": tuple(ARTICLE_COLUMNS),
+    "removed_lines": tuple(REMOVED_COLUMNS),
+    "raw_files": tuple(RAW_FILE_COLUMNS),
+}
+
+
+def _not_archive_tables(conn: sqlite3.Connection) -> str | None:
+    """Why a database cannot be used as an archive; None for an archive or an empty one.
+
+    A database holding other tables is someone else's: making it an archive would add a
+    dozen tables to it, and a table of its own named like one of the archive's would
+    fail halfway through.
+    """
+    names = {
+        row[0]
+        for row in conn.execute("select name from sqlite_master where type in ('table', 'view')")
+        if not row[0].startswith("sqlite_")
+    }
+    if names and not names & set(ARCHIVE_TABLES):
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        return f"it holds other tables: {shown}"
+    for table, columns in ARCHIVE_TABLES.items():
+        if table not in names:
+            continue
+        have = {row[1] for row in conn.execute(f"pragma table_info([{table}])")}
+        missing = [c for c in columns if c not in have]
+        if missing:
+            return f"its {table} table has no column {', '.join(missing[:5])}"
+    return None
 
 
 def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
@@ -124,6 +161,12 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """
     db = sqlite_utils.Database(Path(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Checked before anything is written, WAL mode included: another program's database
+    # is left as it was.
+    problem = _not_archive_tables(db.conn)
+    if problem:
+        db.close()
+        raise NotAnArchive(f"{path} is a SQLite database but not an archive ({problem})")
     _retry_locked(db.enable_wal)
     with write_lock(db):
         ensure_schema(db)

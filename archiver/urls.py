@@ -56,7 +56,10 @@ def is_tracking_parameter(name: str) -> bool:
 
 def check_scheme(url: str) -> None:
     """Raise UrlRefused unless ``url`` is an absolute http or https URL."""
-    scheme = urlsplit(url).scheme.lower() if ":" in url else ""
+    try:
+        scheme = urlsplit(url).scheme.lower() if ":" in url else ""
+    except ValueError as exc:  # an unclosed or invalid [IPv6] host, a bad port
+        raise UrlRefused("invalid URL", f"{url}: {exc}") from None
     if not scheme:
         raise UrlRefused("invalid URL", f"{url!r} is not an absolute http:// or https:// URL")
     if scheme not in FETCHED_SCHEMES:
@@ -104,8 +107,11 @@ def normalize_url(url: str) -> str:
 
 
 def host_of(url: str) -> str:
-    """The host name of ``url`` (lower case), the unit of politeness."""
-    return (urlsplit(url).hostname or "").lower()
+    """The host name of ``url`` (lower case), the unit of politeness; '' if it has none."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a malformed URL, refused when it is fetched
+        return ""
 
 
 def read_url_list(lines: Iterable[str]) -> list[str]:

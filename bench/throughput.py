@@ -472,6 +472,66 @@ def child_ingest(corpus: str, run_dir: str, workers: int) -> None:
     print(json.dumps(figures), flush=True)
 
 
+#: Inputs of each kind the split run (extraction, then storing) holds in memory at most.
+SPLIT_MAX_INPUTS = 2000
+
+
+def run_split(corpus: Path, workdir: Path) -> dict[str, Any]:
+    """Time extraction alone, then the writer alone, over one corpus, in a child process."""
+    run_dir = Path(tempfile.mkdtemp(prefix="split-", dir=workdir))
+    try:
+        argv = [sys.executable, __file__, "--child-split", str(corpus), str(run_dir)]
+        child = subprocess.run(argv, stdout=subprocess.PIPE, check=False)
+        if child.returncode != 0:
+            raise SystemExit(f"the split run of {corpus} failed (exit {child.returncode})")
+        figures: dict[str, Any] = json.loads(child.stdout.splitlines()[-1])
+        return figures
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def child_split(corpus: str, run_dir: str) -> None:
+    """In the child: time what one worker does for each input, then what the writer does.
+
+    Extraction is the function the workers run (pipeline.process_file, reading included);
+    its outcomes are kept, then stored by the writer (pipeline.ArchiveWriter, as an ingest
+    uses it: dedupe, removed lines, full-text index, clean files) with nothing else to do.
+    """
+    from archiver import pipeline, sources, store
+    from archiver import workers as archiver_workers
+
+    archiver_workers.warm_up()
+    paths = list(sources.iter_raw_files([corpus]))[:SPLIT_MAX_INPUTS]
+    start = time.perf_counter()
+    outcomes = [pipeline.process_file(path) for path in paths]
+    extract = time.perf_counter() - start
+    db = store.open_db(Path(run_dir) / "archive.db")
+    writer = pipeline.ArchiveWriter(db, Path(run_dir) / "clean")
+    start = time.perf_counter()
+    with writer.closing():
+        for first in range(0, len(outcomes), pipeline.PREPARE_FILES):
+            group = outcomes[first : first + pipeline.PREPARE_FILES]
+            writer.prepare(group)
+            for outcome in group:
+                writer.save(outcome)
+    store_seconds = time.perf_counter() - start
+    print(json.dumps({"inputs": len(paths), "extract": extract, "store": store_seconds}))
+
+
+def print_split(name: str, figures: dict[str, Any]) -> None:
+    """One line: milliseconds per input of extraction and of storing, and the writer's cap."""
+    inputs = figures["inputs"]
+    extract_ms = 1000 * figures["extract"] / inputs
+    store_ms = 1000 * figures["store"] / inputs
+    share = store_ms / (extract_ms + store_ms)
+    print(
+        f"  {name}: extraction {extract_ms:.2f} ms an input, storing {store_ms:.2f} ms"
+        f" ({share:.0%} of the two); the writer alone stores {1000 / store_ms:.0f} inputs/s,"
+        f" the most any number of workers gives ({inputs} inputs)",
+        flush=True,
+    )
+
+
 # --- What the machine gives several busy cores -----------------------------------------
 
 #: Iterations of the busy loop: about a second alone on the development machine.
@@ -625,9 +685,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--keep", metavar="DIR", help="build the corpus in DIR and keep it")
     parser.add_argument("--child-ingest", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-split", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_ingest:
         child_ingest(*args.child_ingest, workers=args.workers)
+        return 0
+    if args.child_split:
+        child_split(*args.child_split)
         return 0
     sizes = QUICK if args.quick else DEFAULTS
     pages = args.pages if args.pages is not None else int(sizes["pages"])
@@ -771,6 +835,12 @@ def speed(
                 f"  {name}, CPU time of the whole ingest, {args.workers} workers / 1 worker:"
                 f" {ratio:.3f}x{_each(cpu_ratios[kind], 'x')}"
             )
+
+    # What one worker's time is made of, and what bounds any number of workers: the one
+    # writer. Each part alone, in one process, on the same corpus (not a target).
+    print("\nwhere one worker's time goes (each part alone, one process; not targets):")
+    for kind, name in (("html", "HTML"), ("dumps", "text dumps")):
+        print_split(name, run_split(corpus[kind], workdir))
 
 
 def _each(values: list[float], unit: str) -> str:

@@ -164,8 +164,8 @@ def test_stats_without_an_archive_is_a_clear_error(tmp_path: Path) -> None:
     assert "no archive at" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("command", ["stats", "reprocess"])
-@pytest.mark.parametrize("kind", ["not-sqlite", "another-database"])
+@pytest.mark.parametrize("command", ["stats", "reprocess", "ingest", "fetch"])
+@pytest.mark.parametrize("kind", ["not-sqlite", "another-database", "same-table-names"])
 def test_a_database_that_is_no_archive_is_refused_and_left_as_it_was(
     tmp_path: Path, command: str, kind: str
 ) -> None:
@@ -175,18 +175,44 @@ def test_a_database_that_is_no_archive_is_refused_and_left_as_it_was(
     else:
         with sqlite3.connect(db) as conn:
             conn.execute("create table budget (name text, amount int)")
+            if kind == "same-table-names":  # another program's tables, named like ours
+                conn.execute("create table articles (id integer primary key, name text)")
+                conn.execute("create table removed_lines (note text)")
+                conn.execute("create table raw_files (path text)")
     before = db.read_bytes()
-    result = CliRunner().invoke(main, [command, "--db", str(db)])
-    assert result.exit_code == 1
+    raw = tmp_path / "in"
+    write_corpus(raw, 2)
+    arguments = {
+        "stats": ["stats"],
+        "reprocess": ["reprocess", "--clean-dir", str(tmp_path / "clean")],
+        "ingest": ["ingest", str(raw), "--clean-dir", str(tmp_path / "clean")],
+        # Refused before any request: nothing listens on the discard port.
+        "fetch": ["fetch", "http://127.0.0.1:9/page", "--out", str(tmp_path / "warc")],
+    }[command]
+    result = CliRunner().invoke(main, [*arguments, "--db", str(db)])
+    assert result.exit_code == 1, result.output
     said = {
-        "not-sqlite": f"Error: cannot read {db} as an archive: file is not a database",
-        "another-database": f"Error: {db} is not an archive (no articles",
+        "not-sqlite": "file is not a database",
+        "another-database": "not an archive (",
+        "same-table-names": "not an archive (its articles table has no column raw_path",
     }[kind]
-    assert result.stderr.startswith(said), result.stderr
+    assert result.stderr.startswith("Error: ") and str(db) in result.stderr, result.stderr
+    assert said in result.stderr, result.stderr
     assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
     # A mistyped --db must not gain an archive's tables, nor a write-ahead log.
     assert db.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "mine.db"]
+
+
+def test_an_empty_database_file_becomes_an_archive(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    sqlite3.connect(db).close()  # a file made ahead, with no tables
+    write_corpus(tmp_path / "raw", 2)
+    arguments = ["ingest", str(tmp_path / "raw"), "--db", str(db)]
+    result = CliRunner().invoke(main, [*arguments, "--clean-dir", str(tmp_path / "clean")])
+    assert result.exit_code == 0, result.output
+    stats = CliRunner().invoke(main, ["stats", "--db", str(db)])
+    assert stats.exit_code == 0 and "raw files by status:\n        2  ok" in stats.output
 
 
 RATE_AND_ETA = re.compile(r"\d+/40 .*?\d+\.\d files/s  ETA \d\d:\d\d:\d\d")

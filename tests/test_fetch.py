@@ -671,6 +671,18 @@ def test_cli_prints_each_refusal_and_a_summary(site: Site, tmp_path: Path) -> No
     assert "1 fetched" not in again.stderr and "3 already fetched" in again.stderr
 
 
+def test_cli_fetches_the_good_urls_beside_malformed_ones(site: Site, tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"http://[zz]/\n{site.base}/articles/a\nhttp://[::1\n")
+    arguments = ["fetch", "--from-file", str(urls), "--db", str(tmp_path / "a.db"),
+                 "--out", str(tmp_path / "raw"), "--delay", "0.1", "--retries", "0"]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
+    assert result.exit_code == 1, result.output
+    assert "1 fetched" in result.stderr and "2 failed (invalid URL: 2)" in result.stderr
+    assert "failed: http://[::1: invalid URL: " in result.stderr
+
+
 def test_cli_needs_urls_and_reports_a_missing_list(tmp_path: Path) -> None:
     runner = CliRunner()
     empty = runner.invoke(main, ["fetch", "--db", str(tmp_path / "a.db")])
@@ -768,6 +780,8 @@ def test_normalize_url(given: str, expected: str) -> None:
         ("http:///nohost", "invalid URL"),
         ("http://example.org:99999/", "invalid URL"),
         ("", "invalid URL"),
+        ("http://[::1", "invalid URL"),
+        ("http://[zz]/", "invalid URL"),
     ],
 )
 def test_normalize_url_refuses(given: str, reason: str) -> None:
