@@ -165,6 +165,8 @@ class _NoteHandler(logging.Handler):
     """Prints a log record of archiver as a note on stderr (as it is at the time)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if sys.stderr.isatty():  # a progress bar may be drawn on this line: clear it first
+            click.echo("\r\033[K", nl=False, err=True)
         click.echo(f"note: {one_line(record.getMessage())}", err=True)
 
 

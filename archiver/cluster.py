@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -122,6 +123,7 @@ def _check_answers(scheduler: str) -> None:
 
     def run() -> None:
         try:
+            _check_listening(scheduler, limit)
             asyncio.run(probe())
         except BaseException as exc:  # raised in the caller's thread
             outcome.append(exc)
@@ -149,6 +151,28 @@ def _check_answers(scheduler: str) -> None:
         raise error
     # Another protocol's first bytes read as a Dask message: a length of exabytes, say.
     raise OSError(f"what answers is not a Dask scheduler ({type(error).__name__} on reading it)")
+
+
+def _check_listening(scheduler: str, limit: float) -> None:
+    """Raise OSError at once when nothing listens at a tcp:// address (connection refused).
+
+    Dask would try again until its connect timeout (30 s), in case a scheduler is
+    starting; a scheduler is started before the ingest that uses it, so saying so now
+    is worth more than the wait.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    host, port = parse_host_port(parse_address(scheduler)[1])
+    try:
+        with socket.create_connection((host, port), timeout=limit):
+            return
+    except ConnectionRefusedError:
+        raise OSError(
+            f"nothing listens at {host}:{port} (connection refused): start the scheduler "
+            "first (dask scheduler), or check the address"
+        ) from None
+    except OSError:  # unreachable or silent (a firewall): Dask's own connect says which
+        return
 
 
 @contextlib.contextmanager
