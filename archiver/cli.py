@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,8 +51,43 @@ DB_OPTION = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archiver")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Strip chrome from news pages and archive each story in SQLite."""
+    ctx.with_resource(_terminate_as_ctrl_c())
+
+
+#: Signals that stop a command as Ctrl-C does: kill's default, and a closed terminal.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _terminate_as_ctrl_c() -> Iterator[None]:
+    """Handle SIGTERM and SIGHUP as Ctrl-C while a command runs.
+
+    So that ``kill`` (or a service manager stopping it) stores the file in hand, commits,
+    stops the workers and says what was stored, instead of ending the process at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def as_ctrl_c(signum: int, frame: Any) -> None:
+        # Through the Ctrl-C handler of the moment: it holds the signal while a file is stored.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, as_ctrl_c) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @main.command()

@@ -570,3 +570,68 @@ def test_the_rate_and_time_left_are_those_of_the_files_done_so_far() -> None:
     assert nearly.show() == "5.0 files/s  ETA 00:00:01"  # 0.2 s left shows as a second
     list(nearly.advancing(range(1), bar))
     assert nearly.show() == "5.1 files/s  ETA 00:00:00"  # all done
+
+
+# Stands for a Ctrl-C that comes while the command line's modules are being imported.
+INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupting:
+    def find_spec(self, name, path=None, target=None):
+        if name == "archiver.cli":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupting())
+sys.argv = ["archiver", "stats"]
+from archiver.__main__ import run
+run()
+"""
+
+
+def test_ctrl_c_while_the_command_starts_ends_it_quietly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "Aborted!\n"
+
+
+def test_the_package_gives_its_functions_without_loading_them_up_front() -> None:
+    check = (
+        "import sys, archiver; loaded = 'archiver.pipeline' in sys.modules; "
+        "text = archiver.clean(b'The ferry sailed at dawn with forty people on board. ' * 3).text; "
+        "print(loaded, 'ferry sailed at dawn' in text)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_kill_stops_an_ingest_as_ctrl_c_does(tmp_path: Path, stop: str) -> None:
+    write_corpus(tmp_path / "raw", 600, copy_every=50)
+    command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+               "--clean-dir", "clean", "--workers", "2"]  # fmt: skip
+    run = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _articles(tmp_path / "a.db") == 0 and run.poll() is None:
+            assert time.monotonic() < deadline, "nothing stored after 60 s"
+            time.sleep(0.05)
+        run.send_signal(getattr(signal, stop))  # `kill PID`, or the terminal closed
+        stderr = run.communicate(timeout=60)[1]
+    finally:
+        run.kill()
+    if "600 ingested" in stderr:
+        pytest.skip("the run ended before the signal came")
+    assert run.returncode == 130, stderr
+    said = re.search(r"^interrupted: (\d+) ingested, 0 unchanged, 0 failed", stderr, re.M)
+    assert said, stderr
+    # No traceback, and no warning of semaphores left behind by workers never stopped.
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("select count(*) from raw_files").fetchone() == (int(said[1]),)
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert f"{600 - int(said[1])} ingested, {said[1]} unchanged, 0 failed" in again.stderr
