@@ -129,6 +129,9 @@ def ingest(
     for path in sources.skipped_inputs(paths, own):
         click.echo(f"note: skipped {path}: the archive's own output, not raw input", err=True)
     count = sources.count_raw_files(paths, own)
+    if count == 0:
+        click.echo("note: no files to ingest in the paths given (hidden files and folders,"
+                   " and the archive's own, are skipped)", err=True)  # fmt: skip
     if workers is None:
         workers = pipeline_workers(count)
     outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)

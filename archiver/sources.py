@@ -86,8 +86,7 @@ def iter_raw_files(
     the database it writes, nor its clean files as new pages).
     """
     skipped = _matcher(skip)
-    for given in paths:
-        path = Path(given)
+    for path in _distinct_inputs(paths):
         if skipped(path):
             continue
         if path.is_dir():
@@ -100,6 +99,32 @@ def iter_raw_files(
                         yield Path(root) / name
         else:
             yield path
+
+
+def _distinct_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The given paths, each once, without those a given folder's walk yields anyway.
+
+    A path named twice (``raw raw/``), or a file or folder inside a folder also given
+    (``raw raw/a.txt``), would be read twice and counted twice in the summary. Only
+    what the walk reaches is left out: not below a hidden name or a linked folder.
+    """
+    given = list(dict.fromkeys(Path(p) for p in paths))
+    folders = [p for p in given if p.is_dir()]
+    return [p for p in given if not any(_walk_reaches(folder, p) for folder in folders)]
+
+
+def _walk_reaches(folder: Path, path: Path) -> bool:
+    """True when walking ``folder`` yields ``path`` (or walks it, for a folder)."""
+    depth = len(folder.parts)
+    if path == folder or path.parts[:depth] != folder.parts:
+        return False
+    below = path.parts[depth:]
+    if any(part.startswith(".") for part in below) or not os.path.lexists(path):
+        return False  # hidden, or missing: given, it is reported
+    # Each folder on the way must be a real one: the walk does not follow links.
+    if any(Path(*path.parts[: depth + i]).is_symlink() for i in range(1, len(below))):
+        return False
+    return not (path.is_symlink() and path.is_dir())
 
 
 def _matcher(skip: Iterable[str | os.PathLike[str]]) -> Callable[[Path], bool]:
@@ -355,4 +380,7 @@ def _checked_text(text: str) -> str:
 
 
 def _mb(n: int) -> str:
+    """A size for a message: in MB, or in bytes where MB would read 0.0."""
+    if n < 100 * 1024:
+        return f"{n:,} bytes"
     return f"{n / (1024 * 1024):.1f} MB"

@@ -635,3 +635,18 @@ def test_kill_stops_an_ingest_as_ctrl_c_does(tmp_path: Path, stop: str) -> None:
         assert conn.execute("select count(*) from raw_files").fetchone() == (int(said[1]),)
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert f"{600 - int(said[1])} ingested, {said[1]} unchanged, 0 failed" in again.stderr
+
+
+def test_a_folder_without_files_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty" / ".git").mkdir(parents=True)
+    (tmp_path / "empty" / ".git" / "HEAD").write_text("ref: main\n")
+    result = CliRunner().invoke(
+        main, ["ingest", str(tmp_path / "empty"), "--db", str(tmp_path / "a.db"),
+               "--clean-dir", str(tmp_path / "clean")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "note: no files to ingest in the paths given (hidden files and folders, and the "
+        "archive's own, are skipped)",
+        "0 ingested, 0 unchanged, 0 failed (0 articles stored)",
+    ]

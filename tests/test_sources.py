@@ -88,6 +88,11 @@ def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
         handle.truncate(50 * 1024 * 1024)
     with pytest.raises(InputError, match="too large"):
         read_raw(path)
+    # A small limit reads in bytes, not as "0.0 MB".
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"x" * 500)
+    with pytest.raises(InputError, match=r"^file too large \(500 bytes; the limit is 100 bytes\)$"):
+        read_raw(small, max_bytes=100)
 
 
 def test_missing_and_dangling_paths_are_refused(tmp_path: Path) -> None:
@@ -119,6 +124,25 @@ def test_folders_are_walked_recursively_in_order_without_following_link_loops(
     assert found == ["a.txt", "b/deep/c.txt"]
     # The count behind the progress bar's total walks the same files, holding none.
     assert count_raw_files([tmp_path, tmp_path / "missing.txt"]) == 3
+
+
+def test_a_file_named_again_or_inside_a_folder_given_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw" / "sub").mkdir(parents=True)
+    for name in ("raw/a.txt", "raw/sub/b.txt", "raw/.hidden.txt", "elsewhere.txt"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "c.txt").write_text("x")
+    (tmp_path / "raw" / "link").symlink_to(tmp_path / "linked")  # the walk does not follow it
+    given = ["raw", "raw/a.txt", "raw/", "./raw/sub", "elsewhere.txt", "elsewhere.txt",
+             "raw/.hidden.txt", "raw/link", "raw/link/c.txt"]  # fmt: skip
+    found = [p.as_posix() for p in iter_raw_files(given)]
+    # Each file once; what the folder's walk leaves out (hidden, behind a link) stays given.
+    assert found == ["raw/a.txt", "raw/sub/b.txt", "elsewhere.txt", "raw/.hidden.txt",
+                     "raw/link/c.txt"]  # fmt: skip
+    assert count_raw_files(given) == 5
 
 
 def test_the_archive_s_own_files_are_not_raw_input(tmp_path: Path) -> None:
