@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -104,8 +105,13 @@ def iter_records(
                     )
                 return
             except Exception as exc:  # warcio raises many types on a damaged capture
+                # Its own errors say what it read; others are its internals tripping on
+                # a record it cannot make sense of (a response without a target URI).
+                reason = str(exc) if isinstance(exc, ArchiveLoadFailed) else "malformed headers"
                 yield RecordFailure(
-                    f"record-{number + 1}", None, f"damaged capture after record {number}: {exc}"
+                    f"record-{number + 1}",
+                    None,
+                    f"damaged capture: record {number + 1} cannot be read ({reason})",
                 )
                 return
             number += 1

@@ -130,6 +130,27 @@ def test_a_bad_record_fails_alone_and_a_truncated_capture_is_reported(tmp_path: 
     assert "failed:" in result.stderr
 
 
+def test_a_damaged_record_is_named_in_plain_words(tmp_path: Path) -> None:
+    good = tmp_path / "good.warc"
+    write_capture(good, gzip=False)
+    first = good.read_bytes().split(b"WARC/1.", 2)[1]  # the first record, as written
+    capture = tmp_path / "damaged.warc"
+    # Then a response record without its WARC-Target-URI, which trips warcio's own code.
+    damage = b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n"
+    capture.write_bytes(b"WARC/1." + first + damage)
+    db = tmp_path / "archive.db"
+    result = CliRunner().invoke(
+        main, ["ingest", str(capture), "--db", str(db), "--clean-dir", str(tmp_path / "c")]
+    )
+    assert "Traceback" not in result.output
+    errors = [e for (e,) in _rows(db, "select error from raw_files where error is not null")]
+    said = "damaged capture: record 2 cannot be read (malformed headers)"
+    assert any(said in error for error in errors), errors
+    assert not any("NoneType" in error or "attribute" in error for error in errors), errors
+    # The record before the damage is stored.
+    assert _rows(db, "select count(*) from articles") == [(1,)]
+
+
 def test_a_record_failure_goes_when_the_capture_is_repaired(tmp_path: Path) -> None:
     capture = tmp_path / "mixed.warc.gz"
     article = (HTML / "news_article.html").read_bytes()
