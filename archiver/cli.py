@@ -503,7 +503,10 @@ def fetch_command(
                 if result.outcome not in (fetching.FETCHED, fetching.ALREADY):
                     if bar is not None:
                         click.echo("\r\033[K", nl=False, err=True)
-                    why = result.error or f"{result.content_type} is not HTML (see --all-types)"
+                    why = (
+                        result.error
+                        or f"{result.content_type or 'no Content-Type'} is not HTML (see --all-types)"
+                    )
                     click.echo(f"{result.outcome}: {result.url}: {why}", err=True)
                 if bar is not None:
                     bar.update(1, result)

@@ -146,9 +146,10 @@ class FetchSummary:
 class FetchError(Exception):
     """A URL that could not be fetched; the message starts with a short reason."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, status: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.status = status  # the HTTP status of a response given up on (429, 5xx)
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,11 @@ class Fetcher:
                 chain.append(current)
                 current = self._redirect_target(current, location, chain)
         except FetchError as exc:
-            final = chain[-1] if chain else None
-            return Capture(FetchResult(url, FAILED, final, fetched_at=started, error=str(exc)))
+            # A response given up on was the URL's answer; other failures had none.
+            final = current if exc.status is not None else (chain[-1] if chain else None)
+            return Capture(
+                FetchResult(url, FAILED, final, exc.status, fetched_at=started, error=str(exc))
+            )
         status, content_type = exchange.status, exchange.content_type
         result = FetchResult(
             url, FETCHED, current, status, content_type, len(exchange.body), started
@@ -258,7 +262,9 @@ class Fetcher:
                 if exchange.status != 429 and exchange.status < 500:
                     return exchange
                 error = FetchError(
-                    f"http {exchange.status}", f"{exchange.reason_phrase or 'error'} at {url}"
+                    f"http {exchange.status}",
+                    f"{exchange.reason_phrase or 'error'} at {url}",
+                    exchange.status,
                 )
                 retry_after = parse_retry_after(exchange.header("retry-after"))
                 if retry_after is not None and retry_after > options.max_retry_after:
@@ -266,6 +272,7 @@ class Fetcher:
                         f"http {exchange.status}",
                         f"Retry-After of {retry_after:g} s is longer than "
                         f"{options.max_retry_after:g} s ({url})",
+                        exchange.status,
                     )
             if attempt == options.retries:
                 raise error

@@ -347,7 +347,7 @@ def exchange_records(
         "request",
         warc_headers_dict=dict(common),
         http_headers=StatusAndHeaders(
-            f"GET {exchange.request_target} {exchange.http_version}",
+            f"GET {exchange.request_target} {_request_version(exchange.http_version)}",
             list(exchange.request_headers),
             is_http_request=True,
         ),
@@ -373,3 +373,11 @@ def exchange_records(
     for record in (request, response, metadata):
         writer.write_record(record)
     return buffer.getvalue()
+
+
+def _request_version(answered: str) -> str:
+    """The HTTP version a request was sent in, from the version of its answer.
+
+    httpx sends HTTP/1.1 (HTTP/2 only once negotiated); a server may answer in HTTP/1.0.
+    """
+    return answered if answered.upper().startswith("HTTP/2") else "HTTP/1.1"

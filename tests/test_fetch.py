@@ -746,6 +746,18 @@ def test_retry_after_beyond_the_cap_fails_at_once(site: Site, tmp_path: Path) ->
     assert (result.outcome, result.reason) == ("failed", "http 429")
     assert "Retry-After of 86400 s" in (result.error or "")
     assert site.counts()["/closed"] == 1
+    # The answer given up on is recorded with its status, as a 404's is.
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        row = conn.execute("select status, final_url from fetches").fetchone()
+    assert row == (429, site.base + "/closed")
+
+
+def test_a_server_error_given_up_on_records_its_status(site: Site, tmp_path: Path) -> None:
+    options = fast(tmp_path / "raw", retries=0)
+    result = next(fetch.iter_fetch([site.base + "/flaky"], tmp_path / "a.db", options))
+    assert (result.outcome, result.reason, result.status) == ("failed", "http 500", 500)
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        assert conn.execute("select status from fetches").fetchone() == (500,)
 
 
 # -- the pieces: URL normalisation, robots.txt rules, Retry-After, URL lists ----------------
@@ -833,3 +845,35 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
 def test_url_list_skips_comments_and_blank_lines() -> None:
     lines = ["# header", "", "https://example.org/a  # the first", "   ", "https://example.org/b"]
     assert read_url_list(lines) == ["https://example.org/a", "https://example.org/b"]
+
+
+class _OldServerPage(BaseHTTPRequestHandler):
+    """A server that answers in HTTP/1.0, as python -m http.server does."""
+
+    def do_GET(self) -> None:
+        body = ARTICLE_A
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_request_record_says_the_version_the_request_was_sent_in(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OldServerPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/page"
+        result = next(fetch.iter_fetch([url], tmp_path / "a.db", fast(tmp_path / "raw")))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.outcome == "fetched", result.error
+    found = {r[0]: r for r in records([result.warc_file or ""])}
+    assert found["response"][3] == "200 OK"
+    # httpx sent HTTP/1.1; the answer's HTTP/1.0 is the response record's (warcio keeps
+    # the request's method apart from the rest of its line).
+    assert found["request"][3] == "/page HTTP/1.1"
