@@ -62,7 +62,7 @@ def empty_feed(datasette: Any, request: Any, database: str, query_name: str | No
     feed.id(request.url)
     feed.link(href=request.url, rel="self")
     feed.title(title or "Empty feed")
-    feed.updated(datetime.datetime.now(datetime.timezone.utc))
+    feed.updated(datetime.datetime.now(datetime.UTC))
     return Response(
         feed.atom_str(pretty=True),
         content_type="application/xml; charset=utf-8",

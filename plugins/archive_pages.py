@@ -157,3 +157,33 @@ def render_cell(
         return None
     url = datasette.urls.row(database, ARTICLES, tilde_encode(article_id))
     return Markup('<a class="article-title" href="{}">{}</a>').format(url, escape(value))
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """Drop a table search with no word in it (a lone quote), as the empty box is dropped.
+
+    Datasette's escaped search mode turns ``"`` into an empty FTS query, which SQLite
+    refuses: the page would be an error instead of the table.
+    """
+
+    def wrap(app: Any) -> Any:
+        async def searches_with_words(scope: dict, receive: Any, send: Any) -> None:
+            query = scope.get("query_string", b"") if scope.get("type") == "http" else b""
+            if b"_search" in query:
+                pairs = urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                kept = [(k, v) for k, v in pairs if not _search_without_words(k, v)]
+                if len(kept) != len(pairs):
+                    encoded = urllib.parse.urlencode(kept).encode("latin-1")
+                    scope = {**scope, "query_string": encoded}
+            await app(scope, receive, send)
+
+        return searches_with_words
+
+    return wrap
+
+
+def _search_without_words(name: str, value: str) -> bool:
+    return (name == "_search" or name.startswith("_search_")) and not any(
+        ch.isalnum() for ch in value
+    )

@@ -107,6 +107,14 @@ def test_search_finds_the_right_articles_with_facets(datasette_url: str) -> None
     assert facets["language"]["results"][0]["value"] == "en"
 
 
+def test_a_table_search_without_words_shows_the_table_not_an_error(datasette_url: str) -> None:
+    everything = _rows(datasette_url, "articles")
+    for nothing in ('"', '""', ' " ', "-"):
+        assert _rows(datasette_url, "articles", _search=nothing) == everything, nothing
+    # A search with words in quotes still searches.
+    assert len(_rows(datasette_url, "articles", _search='"Habomai')) < len(everything)
+
+
 def test_the_binary_signature_table_is_kept_out_of_the_table_list(datasette_url: str) -> None:
     tables = {t["name"]: t for t in _get(datasette_url + "/archive.json")["tables"]}
     assert not tables["articles"]["hidden"]
