@@ -10,6 +10,7 @@ import errno
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import stat
@@ -309,15 +310,32 @@ def read_raw(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
 def decode_raw(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
     """Decode the stored bytes of one raw input into a RawDoc, or raise InputError."""
     text, encoding, warnings = decode_bytes(inflate(data, max_bytes))
+    kind = detect_format(text)
+    if kind == "text" and is_json(text):
+        # Metadata a scraper saved beside its pages: stored as a page, it would become an
+        # article of keys and braces, and a near-duplicate of the story it describes.
+        raise InputError("JSON data, not a page or a text dump")
     return RawDoc(
         path=path,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        format=detect_format(text),
+        format=kind,
         encoding=encoding,
         text=text,
         warnings=warnings,
     )
+
+
+def is_json(text: str) -> bool:
+    """True for a text that is one JSON object or array (and nothing else)."""
+    stripped = text.strip()
+    if (stripped[:1], stripped[-1:]) not in (("{", "}"), ("[", "]")):
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:  # a dump that opens with "[Updated]", say
+        return False
+    return True
 
 
 def detect_format(text: str) -> str:

@@ -162,3 +162,20 @@ def test_the_archive_s_own_files_are_not_raw_input(tmp_path: Path) -> None:
     given = [tmp_path / "link" / "archive.db", tmp_path / "link" / "clean", tmp_path / "raw"]
     assert [p.name for p in iter_raw_files(given, own)] == ["page.txt", "kept.txt"]
     assert count_raw_files(given, own) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"title": "Ferry", "source": "Ledger"}\n', '[{"url": "https://a.example/1"}]'],
+)
+def test_json_data_is_no_page(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "meta.txt"  # what it is comes from its content, not its name
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"^JSON data, not a page or a text dump$"):
+        read_raw(path)
+
+
+def test_a_dump_opening_with_brackets_is_still_a_dump(tmp_path: Path) -> None:
+    path = tmp_path / "page.txt"
+    path.write_text("[Updated] Ferry resumes\n\nThe ferry sailed again on Monday. [Photo]\n")
+    assert read_raw(path).format == "text"
