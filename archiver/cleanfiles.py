@@ -30,6 +30,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import sources
 from .models import Article
 
 MAX_SLUG_CHARS = 60
@@ -120,7 +121,22 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
             continue
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)  # once per folder, not per file
+            mark_clean_dir(path.parent)
     raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def mark_clean_dir(clean_dir: Path) -> None:
+    """Leave the marker that tells ingest a folder holds clean files, not raw input.
+
+    Without it, ``archiver ingest .`` would read a clean folder used with the archive
+    before (or another archive's) as new pages: copies of stored articles.
+    """
+    marker = clean_dir / sources.CLEAN_MARKER
+    if clean_dir.is_dir() and not marker.exists():
+        marker.write_text(
+            "This folder holds the clean text of archived articles, written by archiver.\n"
+            "archiver ingest skips it: clean files are its output, never raw input.\n"
+        )
 
 
 def read_outbox(conn: sqlite3.Connection) -> list[OutboxEntry]:
@@ -213,6 +229,7 @@ def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int
     """
     if not clean_dir.is_dir():
         clean_dir.mkdir(parents=True, exist_ok=True)
+    mark_clean_dir(clean_dir)
     present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
     leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-") and _abandoned(p)]
     named = dict(
@@ -272,6 +289,7 @@ def start_writer(db: sqlite_utils.Database, clean_dir: Path | None) -> CleanFile
     """
     if clean_dir is None:
         return None
+    mark_clean_dir(clean_dir)  # a folder from before markers were left
     for _, name, file in db.conn.execute("pragma database_list"):
         if name == "main" and file:
             return CleanFileWriter(str(file), clean_dir)

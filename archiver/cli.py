@@ -126,8 +126,8 @@ def ingest(
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
     own = sources.archive_paths(db, clean_dir)
-    for path in sources.skipped_inputs(paths, own):
-        click.echo(f"note: skipped {path}: the archive's own output, not raw input", err=True)
+    for path, why in sources.skipped_inputs(paths, own):
+        click.echo(f"note: skipped {path}: {why}", err=True)
     count = sources.count_raw_files(paths, own)
     if count == 0:
         click.echo("note: no files to ingest in the paths given (hidden files and folders,"

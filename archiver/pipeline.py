@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
@@ -22,6 +24,8 @@ from . import workers as workers_module
 from .chrome import strip_chrome
 from .meta import extract_metadata
 from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id, counted
+
+T = TypeVar("T")
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 
@@ -460,9 +464,21 @@ def iter_ingest(
                 writer.prepare(group)
                 writer.raise_if_interrupted()
                 for outcome in group:
-                    yield writer.save(outcome)
-                    # A Ctrl-C held while the file was stored stops the run once it is counted.
-                    writer.raise_if_interrupted()
+                    yield from stored_and_reported(writer, functools.partial(writer.save, outcome))
+
+
+def stored_and_reported(writer: ArchiveWriter, store_one: Callable[[], T]) -> Iterator[T]:
+    """Store one file (``store_one()``) and yield what was stored, Ctrl-C held meanwhile.
+
+    Held until the consumer asks for the next file, so that the file is counted (the
+    summary of an interrupted run is what the archive holds), then the run stops. A
+    second Ctrl-C stops it at once.
+    """
+    with workers_module.held_interrupts() as held:
+        yield store_one()
+    if held:
+        raise KeyboardInterrupt
+    writer.raise_if_interrupted()  # one held by the writer alone (in a thread, say)
 
 
 def task_folder(scheduler: str | None) -> str | None:

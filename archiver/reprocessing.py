@@ -7,6 +7,7 @@ raw file's articles are compared before and after, so that a run says what chang
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from .pipeline import (
     FileOutcome,
     crashed_task,
     extract_task,
+    stored_and_reported,
     task_bytes,
     task_folder,
 )
@@ -131,8 +133,9 @@ def iter_reprocess(
             )
         ) as outcomes:  # closed whatever ends the run, which stops its workers
             for outcome in outcomes:
-                yield _rederive(writer, outcome)
-                writer.raise_if_interrupted()
+                yield from stored_and_reported(
+                    writer, functools.partial(_rederive, writer, outcome)
+                )
         writer.commit()
         with store.write_lock(db):
             dedupe.reindex(db)

@@ -66,6 +66,16 @@ MAX_CONTROL_SHARE = 0.01
 DATABASE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
+#: The file archiver keeps in every folder it writes clean files into: such a folder is
+#: output of an archive (this one, or another, or a --clean-dir used before), never input.
+CLEAN_MARKER = ".archiver-clean"
+
+
+def is_clean_folder(path: Path) -> bool:
+    """True for a folder archiver writes clean files into (it holds CLEAN_MARKER)."""
+    return (path / CLEAN_MARKER).is_file()
+
+
 def archive_paths(
     db: str | os.PathLike[str], clean_dir: str | os.PathLike[str] | None
 ) -> tuple[Path, ...]:
@@ -84,7 +94,8 @@ def iter_raw_files(
     Symbolic links to folders are not followed (a link loop cannot trap the walk),
     and hidden files and folders are skipped, as are the files and folders in ``skip``
     (the archive's own, see :func:`archive_paths`: ``archiver ingest .`` must not read
-    the database it writes, nor its clean files as new pages).
+    the database it writes, nor its clean files as new pages) and every folder of clean
+    files archiver wrote (it holds CLEAN_MARKER), whichever archive it belongs to.
     """
     skipped = _matcher(skip)
     for path in _distinct_inputs(paths):
@@ -92,6 +103,9 @@ def iter_raw_files(
             continue
         if path.is_dir():
             for root, dirs, files in os.walk(path, followlinks=False):
+                if CLEAN_MARKER in files:  # another clean folder of an archive: output
+                    dirs[:] = []
+                    continue
                 dirs[:] = sorted(
                     d for d in dirs if not d.startswith(".") and not skipped(Path(root, d))
                 )
@@ -144,10 +158,16 @@ def _matcher(skip: Iterable[str | os.PathLike[str]]) -> Callable[[Path], bool]:
 
 def skipped_inputs(
     paths: Iterable[str | os.PathLike[str]], skip: Iterable[str | os.PathLike[str]]
-) -> list[Path]:
-    """The given paths themselves that :func:`iter_raw_files` skips, to say so."""
+) -> list[tuple[Path, str]]:
+    """The given paths themselves that :func:`iter_raw_files` skips, each with why."""
     skipped = _matcher(skip)
-    return [Path(path) for path in paths if skipped(Path(path))]
+    found = []
+    for path in map(Path, paths):
+        if skipped(path):
+            found.append((path, "the archive's own output, not raw input"))
+        elif path.is_dir() and is_clean_folder(path):
+            found.append((path, "a folder of clean files archiver wrote, not raw input"))
+    return found
 
 
 def count_raw_files(

@@ -71,6 +71,27 @@ def test_ingest_of_the_folder_holding_the_archive_skips_the_archive_and_its_clea
         assert conn.execute("select count(*) from raw_files").fetchone() == (5,)
 
 
+def test_a_clean_folder_used_before_or_by_another_archive_is_no_raw_input(
+    seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(seeds_dir)
+    assert _run("ingest", ".", "--db", "archive.db", "--clean-dir", "clean").exit_code == 0
+    # The same archive with another clean folder, and another archive's, beside the raw files.
+    assert _run("ingest", ".", "--db", "archive.db", "--clean-dir", "clean2").exit_code == 0
+    pages = sorted(str(p) for p in Path(".").glob("*.txt"))
+    other = _run("ingest", *pages, "--db", "../other.db", "--clean-dir", "other-clean")
+    assert other.exit_code == 0, other.stderr
+    for folder in ("clean", "clean2", "other-clean"):
+        assert len(list(Path(folder).glob("*.txt"))) == 5
+    again = _run("ingest", ".", "--db", "archive.db")
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr.endswith("0 ingested, 5 unchanged, 0 failed (0 articles stored)\n")
+    with sqlite3.connect("archive.db") as conn:
+        assert conn.execute("select count(*) from articles").fetchone() == (5,)
+    named = _run("ingest", "clean2", "--db", "archive.db")
+    assert "note: skipped clean2: a folder of clean files archiver wrote" in named.stderr
+
+
 def test_bad_inputs_fail_one_line_each_and_the_run_goes_on(seeds_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

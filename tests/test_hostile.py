@@ -476,7 +476,9 @@ def test_no_file_is_written_outside_clean(hostile_run: HostileRun) -> None:
 
     clean_paths = [row[0] for row in hostile_run.rows("select clean_path from articles")]
     assert all(re.fullmatch(r"[\w.-]+\.txt", p) and ".." not in p for p in clean_paths)
-    assert sorted(p.name for p in hostile_run.clean.iterdir()) == sorted(clean_paths)
+    assert sorted(p.name for p in hostile_run.clean.iterdir()) == sorted(
+        [".archiver-clean", *clean_paths]
+    )
 
     # Where a naive URL-to-path mapping would have written, nothing appeared.
     capture = gzip.decompress((HOSTILE / "files" / "path-traversal.warc.gz").read_bytes())
