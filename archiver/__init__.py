@@ -11,6 +11,7 @@ The public API::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from .models import EXTRACTOR_VERSION, Article, InputError, Metadata, RawDoc, RemovedLine
@@ -34,7 +35,10 @@ def __getattr__(name: str) -> Any:
     """The public functions and classes of the pipeline, imported when first asked for."""
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        # A submodule (archiver.store, say), as when this package imported them all.
+        if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -82,7 +82,13 @@ def _terminate_as_ctrl_c() -> Iterator[None]:
         else:
             raise KeyboardInterrupt
 
-    previous = {number: signal.signal(number, as_ctrl_c) for number in STOP_SIGNALS}
+    # A signal ignored on the way in stays ignored: `nohup` ignores SIGHUP so that the run
+    # outlives its terminal (and the workers it starts inherit that).
+    previous = {
+        number: signal.signal(number, as_ctrl_c)
+        for number in STOP_SIGNALS
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
@@ -134,14 +140,17 @@ def ingest(
                    " and the archive's own, are skipped)", err=True)  # fmt: skip
     if workers is None:
         workers = pipeline_workers(count)
-    outcomes = pipeline.iter_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
     tally = pipeline.Tally()
+    # Counted as stored (tally.add): the summary of an interrupted run is what was stored.
+    outcomes = pipeline.iter_ingest(
+        paths, db, clean_dir, max_bytes, workers, scheduler, on_stored=tally.add
+    )
     # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
     quiet = cluster.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
         with quiet, printed_notes(), progress(outcomes, count, "ingesting") as (bar, shown):
             for outcome in shown:
-                tally.add(_report(outcome, bar))
+                _report(outcome, bar)
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
@@ -559,12 +568,13 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         database.close()
     if workers is None:
         workers = pipeline_workers(count)
-    items = reprocessing.iter_reprocess(db, clean_dir, workers=workers, only_outdated=only_outdated)
     tally = reprocessing.ReprocessTally()
+    items = reprocessing.iter_reprocess(
+        db, clean_dir, workers=workers, only_outdated=only_outdated, on_stored=tally.add
+    )
     try:
         with progress(items, count, "reprocessing") as (bar, shown):
             for item in shown:
-                tally.add(item)
                 if item.outcome.status == pipeline.FAILED:
                     reason = "missing from disk" if item.missing else item.outcome.record.error
                     _echo_above(bar, f"kept as stored: {item.outcome.record.path}: {reason}")

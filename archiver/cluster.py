@@ -100,6 +100,9 @@ HANDSHAKE_SECONDS = 10
 
 #: Seconds of silence from a scheduler before the run says it is waiting for it.
 WAIT_NOTE_SECONDS = 3.0
+#: Seconds the first plain connection may take to tell "nothing listens" (refused); an
+#: address that does not answer at all is then left to Dask's connect timeout.
+LISTEN_CHECK_SECONDS = 2.0
 
 
 def _check_answers(scheduler: str) -> None:
@@ -123,7 +126,7 @@ def _check_answers(scheduler: str) -> None:
 
     def run() -> None:
         try:
-            _check_listening(scheduler, limit)
+            _check_listening(scheduler, min(limit, LISTEN_CHECK_SECONDS))
             asyncio.run(probe())
         except BaseException as exc:  # raised in the caller's thread
             outcome.append(exc)

@@ -285,7 +285,7 @@ class ArchiveWriter:
 
     def prepare(self, outcomes: Sequence[FileOutcome]) -> None:
         """Prepare the deduplication of the next outcomes to save, in one go (optional)."""
-        self._begin()
+        self.begin()
         # Reads and caches only: an error here leaves nothing half stored.
         with self._holding_interrupts(writes=False):
             dedupe.prepare(self.db, [a for o in outcomes if o.status == OK for a in o.articles])
@@ -297,7 +297,7 @@ class ArchiveWriter:
         own (see :func:`store.own_article_ids`), and known site templates are stripped.
         A file is stored whole: a Ctrl-C meanwhile is held (see :meth:`raise_if_interrupted`).
         """
-        self._begin()  # waits for another run's write lock: Ctrl-C is not held meanwhile
+        self.begin()  # waits for another run's write lock: Ctrl-C is not held meanwhile
         with self._holding_interrupts(writes=True):
             return self._save(outcome)
 
@@ -415,7 +415,8 @@ class ArchiveWriter:
                 cleanfiles.forget_entries(self.db.conn, done)
         files.check()
 
-    def _begin(self) -> None:
+    def begin(self) -> None:
+        """Start the next batch's transaction, waiting for another run's write lock if needed."""
         if self.db.conn.in_transaction:
             return
         # IMMEDIATE takes the write lock now, so two ingests take turns per batch
@@ -431,11 +432,14 @@ def iter_ingest(
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     workers: int = 1,
     scheduler: str | None = None,
+    on_stored: Callable[[FileOutcome], object] | None = None,
 ) -> Iterator[FileOutcome]:
     """Ingest files and folders into the archive, yielding each file's outcome once stored.
 
     Extraction runs in ``workers`` processes (or on the Dask ``scheduler``); storing,
     deduplication and clean files stay in this process, one writer per archive.
+    ``on_stored(outcome)`` counts a file as it is stored, before a Ctrl-C can stop the
+    run (see :func:`stored_and_reported`).
     """
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
@@ -464,21 +468,31 @@ def iter_ingest(
                 writer.prepare(group)
                 writer.raise_if_interrupted()
                 for outcome in group:
-                    yield from stored_and_reported(writer, functools.partial(writer.save, outcome))
+                    save = functools.partial(writer.save, outcome)
+                    yield from stored_and_reported(writer, save, on_stored)
 
 
-def stored_and_reported(writer: ArchiveWriter, store_one: Callable[[], T]) -> Iterator[T]:
-    """Store one file (``store_one()``) and yield what was stored, Ctrl-C held meanwhile.
+def stored_and_reported(
+    writer: ArchiveWriter,
+    store_one: Callable[[], T],
+    on_stored: Callable[[T], object] | None = None,
+) -> Iterator[T]:
+    """Store one file (``store_one()``), count it (``on_stored``), then yield it.
 
-    Held until the consumer asks for the next file, so that the file is counted (the
-    summary of an interrupted run is what the archive holds), then the run stops. A
-    second Ctrl-C stops it at once.
+    Ctrl-C is held from the storing to the counting, so that what an interrupted run
+    says it stored is what the archive holds; the run stops once the file is yielded. A
+    second Ctrl-C stops it at once. The wait for another run's write lock comes first,
+    not held: a Ctrl-C there stops the run at once.
     """
+    writer.begin()
     with workers_module.held_interrupts() as held:
-        yield store_one()
+        stored = store_one()
+        if on_stored is not None:
+            on_stored(stored)
+    yield stored
     if held:
         raise KeyboardInterrupt
-    writer.raise_if_interrupted()  # one held by the writer alone (in a thread, say)
+    writer.raise_if_interrupted()  # one held by the writer alone
 
 
 def task_folder(scheduler: str | None) -> str | None:

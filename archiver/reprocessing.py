@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +112,7 @@ def iter_reprocess(
     workers: int = 1,
     scheduler: str | None = None,
     only_outdated: bool = False,
+    on_stored: Callable[[Rederived], object] | None = None,
 ) -> Iterator[Rederived]:
     """Re-derive the archive's articles from raw/ with the current extractor version.
 
@@ -119,6 +120,7 @@ def iter_reprocess(
     its articles replaced; ids come from the raw file and record, so an article keeps
     its id. A file missing from disk or failing now keeps what was stored from it.
     Learned site templates are applied to every article at the end, and links redone.
+    ``on_stored(item)`` counts a file as it is stored, before a Ctrl-C can stop the run.
     """
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
@@ -133,9 +135,8 @@ def iter_reprocess(
             )
         ) as outcomes:  # closed whatever ends the run, which stops its workers
             for outcome in outcomes:
-                yield from stored_and_reported(
-                    writer, functools.partial(_rederive, writer, outcome)
-                )
+                rederive = functools.partial(_rederive, writer, outcome)
+                yield from stored_and_reported(writer, rederive, on_stored)
         writer.commit()
         with store.write_lock(db):
             dedupe.reindex(db)

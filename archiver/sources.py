@@ -73,7 +73,10 @@ CLEAN_MARKER = ".archiver-clean"
 
 def is_clean_folder(path: Path) -> bool:
     """True for a folder archiver writes clean files into (it holds CLEAN_MARKER)."""
-    return (path / CLEAN_MARKER).is_file()
+    try:
+        return (path / CLEAN_MARKER).is_file()
+    except OSError:  # a folder that cannot be entered: the walk finds nothing there either
+        return False
 
 
 def archive_paths(
@@ -124,12 +127,14 @@ def _distinct_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     what the walk reaches is left out: not below a hidden name or a linked folder.
     """
     given = list(dict.fromkeys(Path(p) for p in paths))
-    folders = [p for p in given if p.is_dir()]
+    folders = [Path(os.path.abspath(p)) for p in given if p.is_dir()]
     return [p for p in given if not any(_walk_reaches(folder, p) for folder in folders)]
 
 
-def _walk_reaches(folder: Path, path: Path) -> bool:
-    """True when walking ``folder`` yields ``path`` (or walks it, for a folder)."""
+def _walk_reaches(folder: Path, given: Path) -> bool:
+    """True when walking ``folder`` (absolute) yields ``given`` (or walks it, a folder)."""
+    # Compared as absolute paths, links not resolved: "." holds "raw/a.txt", not "/srv/x".
+    path = Path(os.path.abspath(given))
     depth = len(folder.parts)
     if path == folder or path.parts[:depth] != folder.parts:
         return False
@@ -331,7 +336,7 @@ def decode_raw(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Ra
     """Decode the stored bytes of one raw input into a RawDoc, or raise InputError."""
     text, encoding, warnings = decode_bytes(inflate(data, max_bytes))
     kind = detect_format(text)
-    if kind == "text" and is_json(text):
+    if is_json(text):  # also one holding a page's HTML as a string, which reads as HTML
         # Metadata a scraper saved beside its pages: stored as a page, it would become an
         # article of keys and braces, and a near-duplicate of the story it describes.
         raise InputError("JSON data, not a page or a text dump")

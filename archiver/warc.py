@@ -107,7 +107,12 @@ def iter_records(
             except Exception as exc:  # warcio raises many types on a damaged capture
                 # Its own errors say what it read; others are its internals tripping on
                 # a record it cannot make sense of (a response without a target URI).
-                reason = str(exc) if isinstance(exc, ArchiveLoadFailed) else "malformed headers"
+                if isinstance(exc, ArchiveLoadFailed):
+                    reason = str(exc)
+                elif isinstance(exc, (AttributeError, KeyError, IndexError, TypeError, ValueError)):
+                    reason = "malformed headers"
+                else:  # reading itself failed (an I/O error on a network disk, say)
+                    reason = f"{type(exc).__name__}: {exc}"
                 yield RecordFailure(
                     f"record-{number + 1}",
                     None,

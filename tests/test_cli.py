@@ -623,11 +623,12 @@ def test_the_package_gives_its_functions_without_loading_them_up_front() -> None
     check = (
         "import sys, archiver; loaded = 'archiver.pipeline' in sys.modules; "
         "text = archiver.clean(b'The ferry sailed at dawn with forty people on board. ' * 3).text; "
-        "print(loaded, 'ferry sailed at dawn' in text)"
+        "print(loaded, 'ferry sailed at dawn' in text, archiver.store.__name__)"
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "True"]
+    # Its submodules are reached as attributes, as when the package imported them all.
+    assert done.stdout.split() == ["False", "True", "archiver.store"]
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
@@ -671,3 +672,24 @@ def test_a_folder_without_files_says_so(tmp_path: Path) -> None:
         "archive's own, are skipped)",
         "0 ingested, 0 unchanged, 0 failed (0 articles stored)",
     ]
+
+
+def test_a_run_started_with_nohup_outlives_its_terminal(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "raw", 300, copy_every=50)
+    command = [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+               "--clean-dir", "clean", "--workers", "2"]  # fmt: skip
+    run = subprocess.Popen(
+        command, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _articles(tmp_path / "a.db") == 0 and run.poll() is None:
+            assert time.monotonic() < deadline, "nothing stored after 60 s"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGHUP)  # the terminal closed
+        stderr = run.communicate(timeout=120)[1]
+    finally:
+        run.kill()
+    assert run.returncode == 0, stderr
+    assert stderr.endswith("300 ingested, 0 unchanged, 0 failed (300 articles stored)\n"), stderr

@@ -608,3 +608,16 @@ def test_reprocess_keeps_what_is_stored_of_a_raw_file_gone_from_disk(
     assert "Traceback" not in result.output
     assert snapshot(db) == fresh
     check_consistent(db, clean)
+
+
+def test_an_ingest_paused_between_files_leaves_ctrl_c_alone(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "raw", 3)
+    before = signal.getsignal(signal.SIGINT)
+    outcomes = iter_ingest([tmp_path / "raw"], tmp_path / "a.db", tmp_path / "clean")
+    try:
+        next(outcomes)
+        # The caller holds the generator between two files: Ctrl-C is its own again.
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        outcomes.close()
+    assert signal.getsignal(signal.SIGINT) is before

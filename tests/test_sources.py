@@ -143,6 +143,13 @@ def test_a_file_named_again_or_inside_a_folder_given_is_read_once(
     assert found == ["raw/a.txt", "raw/sub/b.txt", "elsewhere.txt", "raw/.hidden.txt",
                      "raw/link/c.txt"]  # fmt: skip
     assert count_raw_files(given) == 5
+    # A folder holds only what lies under it: "." does not hold an absolute path elsewhere.
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere.txt"
+    elsewhere.write_text("x")
+    try:
+        assert [p.as_posix() for p in iter_raw_files([".", str(elsewhere)])][-1] == str(elsewhere)
+    finally:
+        elsewhere.unlink()
 
 
 def test_the_archive_s_own_files_are_not_raw_input(tmp_path: Path) -> None:
@@ -166,7 +173,12 @@ def test_the_archive_s_own_files_are_not_raw_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"title": "Ferry", "source": "Ledger"}\n', '[{"url": "https://a.example/1"}]'],
+    [
+        '{"title": "Ferry", "source": "Ledger"}\n',
+        '[{"url": "https://a.example/1"}]',
+        # A scraper's record holding the page it saved: still data, not the page.
+        '{"url": "https://a.example/1", "html": "<html><head></head><body>Ferry</body></html>"}',
+    ],
 )
 def test_json_data_is_no_page(tmp_path: Path, text: str) -> None:
     path = tmp_path / "meta.txt"  # what it is comes from its content, not its name
