@@ -444,7 +444,7 @@ def iter_ingest(
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)
-    with writer.closing():
+    with writer.closing(), workers_module.fewer_collections():
         # An earlier run stopped between commit and clean files: finish its work. A clean
         # folder new to the archive (or missing files) gets every article's file, not
         # only the next ones'.

@@ -125,7 +125,7 @@ def iter_reprocess(
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)
-    with writer.closing():
+    with writer.closing(), workers_module.fewer_collections():
         paths = stored_raw_paths(db, only_outdated)
         here = task_folder(scheduler)
         tasks = ((path, (None, None), max_bytes, here) for path in paths)

@@ -10,6 +10,7 @@ is in flight, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -48,6 +49,35 @@ WORKER_NICENESS = 10
 MIN_INPUTS_FOR_POOL = 16
 
 
+# Allocations between two collections of the youngest generation while a run goes
+# (Python's default: 700). A page allocates thousands of short-lived objects (its lines,
+# their verdicts, the removed lines unpickled in the writer); with the objects loaded
+# before the run frozen (the models, trafilatura), collecting took 0.5 s of an 11 s
+# one-worker ingest of 2,000 text dumps, and 0.06 s this way.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect garbage less often while a run goes, leaving the interpreter as it was.
+
+    What is loaded when the run starts is frozen (gc.freeze): a full collection then
+    skips it. A program that freezes objects itself, or turned collection off, is left
+    to do as it does.
+    """
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def default_workers() -> int:
     """The number of cores this process may use."""
     try:
@@ -75,6 +105,9 @@ def _start_worker(writer_alive: Connection) -> None:
     # middle of a page would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up()
+    # A worker lives for its pool: what it loaded stays, and collections come less often.
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     with contextlib.suppress(OSError):  # a system that refuses changes nothing else
         os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with_writer, args=(writer_alive,), daemon=True).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import random
@@ -621,3 +622,18 @@ def test_an_ingest_paused_between_files_leaves_ctrl_c_alone(tmp_path: Path) -> N
     finally:
         outcomes.close()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_ingest_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "raw", 3)
+    threshold = gc.get_threshold()
+    ingest([tmp_path / "raw"], db=tmp_path / "a.db", clean_dir=tmp_path / "clean")
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+    # A program that freezes objects itself keeps what it froze, and its settings.
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        ingest([tmp_path / "raw"], db=tmp_path / "b.db", clean_dir=tmp_path / "clean-b")
+        assert gc.get_freeze_count() > frozen // 2 and gc.get_threshold() == threshold
+    finally:
+        gc.unfreeze()
