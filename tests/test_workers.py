@@ -32,7 +32,9 @@ def test_stopping_a_pool_whose_worker_died_halfway_through_sending_a_result_retu
 def die_halfway_through_sending(number: int) -> int:
     """A task that kills its worker as it sends its result, for the number 3 (in a worker)."""
     if number == 3:
-        # The pool's result queue, in the worker that runs this: the one SimpleQueue.
+        # The pool's result queue, in the worker that runs this: the one SimpleQueue
+        # (made before the worker froze what it had loaded: gc.get_objects skips those).
+        gc.unfreeze()
         (results,) = [o for o in gc.get_objects() if isinstance(o, SimpleQueue)]
         results._writer._send(struct.pack("!i", 1_000_000) + b"only the start")
         os._exit(1)
