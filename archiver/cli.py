@@ -587,3 +587,6 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         ) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)
+    if summary.files and summary.missing == summary.files:
+        click.echo("note: none of the raw files is where the archive says: paths are stored as"
+                   " given, so run reprocess from the folder they were ingested from", err=True)  # fmt: skip

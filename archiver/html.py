@@ -281,7 +281,7 @@ def extract_html(html: str, url: str | None = None) -> Extraction:
         include_tables=True,
     )
     text = (getattr(result, "text", None) or "") if result is not None else ""
-    page_url = url or found.url or guessed.url
+    page_url = url or found.url or structured.web_url(guessed.url)
     meta = Metadata(
         title=found.title or guessed.title,
         published=found.published or guessed.published,

@@ -106,8 +106,20 @@ def articles_from_bytes(path: str, data: bytes, max_bytes: int) -> tuple[RawDoc,
 
 
 def clean(raw: str | bytes, path: str = "<input>") -> Article:
-    """Clean one raw page given as text or bytes (no database); raises InputError."""
-    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    """Clean one raw page given as text or bytes (no database); raises InputError.
+
+    A TypeError says what to give instead of a file's path or an open file.
+    """
+    if isinstance(raw, str):
+        # surrogatepass: a lone surrogate becomes undecodable bytes, read as U+FFFD.
+        data = raw.encode("utf-8", "surrogatepass")
+    elif isinstance(raw, (bytes, bytearray, memoryview)):
+        data = bytes(raw)
+    else:
+        raise TypeError(
+            f"clean() takes a page's text or bytes, not {type(raw).__name__}: for a file, "
+            "clean(Path(name).read_bytes())"
+        )
     return articles_from_bytes(path, data, sources.DEFAULT_MAX_BYTES)[1][0]
 
 
@@ -441,6 +453,8 @@ def iter_ingest(
     ``on_stored(outcome)`` counts a file as it is stored, before a Ctrl-C can stop the
     run (see :func:`stored_and_reported`).
     """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a whole number of bytes above 0, not {max_bytes!r}")
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)

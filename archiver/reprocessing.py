@@ -121,7 +121,9 @@ def iter_reprocess(
     its id. A file missing from disk or failing now keeps what was stored from it.
     Learned site templates are applied to every article at the end, and links redone.
     ``on_stored(item)`` counts a file as it is stored, before a Ctrl-C can stop the run.
+    Raises store.NotAnArchive for a path that holds no archive (a mistyped one).
     """
+    store.open_archive_read_only(db_path).close()
     db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
     writer = ArchiveWriter(db, folder)

@@ -119,6 +119,24 @@ def iter_raw_files(
             yield path
 
 
+def given_paths(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
+    """The paths given, as a list: one path given alone (a str, a Path) is one path.
+
+    Iterated, a string would be its characters, "raw/" the paths r, a, w and / (the whole
+    file system); bytes name no path here.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    if isinstance(paths, (bytes, bytearray)):
+        raise TypeError("give paths as str or pathlib.Path, not bytes")
+    found = []
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"give paths as str or pathlib.Path, not {type(path).__name__}")
+        found.append(Path(path))
+    return found
+
+
 def _distinct_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The given paths, each once, without those a given folder's walk yields anyway.
 
@@ -126,7 +144,7 @@ def _distinct_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     (``raw raw/a.txt``), would be read twice and counted twice in the summary. Only
     what the walk reaches is left out: not below a hidden name or a linked folder.
     """
-    given = list(dict.fromkeys(Path(p) for p in paths))
+    given = list(dict.fromkeys(given_paths(paths)))
     folders = [Path(os.path.abspath(p)) for p in given if p.is_dir()]
     return [p for p in given if not any(_walk_reaches(folder, p) for folder in folders)]
 
@@ -167,7 +185,7 @@ def skipped_inputs(
     """The given paths themselves that :func:`iter_raw_files` skips, each with why."""
     skipped = _matcher(skip)
     found = []
-    for path in map(Path, paths):
+    for path in given_paths(paths):
         if skipped(path):
             found.append((path, "the archive's own output, not raw input"))
         elif path.is_dir() and is_clean_folder(path):

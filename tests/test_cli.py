@@ -693,3 +693,18 @@ def test_a_run_started_with_nohup_outlives_its_terminal(tmp_path: Path) -> None:
         run.kill()
     assert run.returncode == 0, stderr
     assert stderr.endswith("300 ingested, 0 unchanged, 0 failed (300 articles stored)\n"), stderr
+
+
+def test_reprocess_from_another_folder_says_where_to_run_it(
+    seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(seeds_dir.parent)
+    assert _run("ingest", "raw", "--db", "archive.db", "--clean-dir", "clean").exit_code == 0
+    seeds_dir.rename(seeds_dir.parent / "raw-moved")
+    result = _run("reprocess", "--db", "archive.db", "--clean-dir", "clean")
+    assert result.exit_code == 0, result.stderr
+    assert "5 files kept as stored (5 missing from disk" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "note: none of the raw files is where the archive says: paths are stored as given, "
+        "so run reprocess from the folder they were ingested from"
+    )

@@ -80,6 +80,11 @@ def datasette_url(archive: tuple[str, Path]) -> str:
     return archive[0]
 
 
+def _page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
@@ -274,6 +279,28 @@ def test_article_page_links_a_duplicate_to_its_story(deduped: tuple[str, Path]) 
     assert "This is a copy of a story (90% similar)" in page
     story = _rows(url, "stories", id=ids[CANONICAL_SEED])
     assert [row["copies"] for row in story] == [2]
+
+
+def test_a_page_that_declares_a_script_url_gets_no_link_that_runs_it(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    paragraph = "<p>The harbour ferry sailed at dawn with forty passengers on board today.</p>"
+    (raw / "page.html").write_text(
+        '<html><head><title>Ferry sails</title><meta property="og:url" '
+        'content="javascript:alert(document.domain)"></head><body><article><h1>Ferry sails</h1>'
+        + paragraph * 6
+        + "</article></body></html>"
+    )
+    db = tmp_path / "archive.db"
+    ingest([raw], db=db, clean_dir=tmp_path / "clean")
+    # Not stored as the page's address: a page's own URL must be a web address.
+    assert _sql(db, "select url from articles") == [(None,)]
+    # And an address stored by some other way is shown, never linked.
+    _sql(db, "update articles set url = 'javascript:alert(1)'")
+    (article_id,) = _sql(db, "select id from articles")[0]
+    with running_datasette(db, tmp_path / "datasette.log") as url:
+        page = _page(f"{url}/archive/articles/{article_id}")
+    assert "javascript:alert(1)" in page and 'href="javascript:' not in page
 
 
 def test_unknown_article_is_a_404(datasette_url: str) -> None:

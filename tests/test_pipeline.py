@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import pickle
 import random
@@ -637,3 +638,44 @@ def test_an_ingest_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -
         assert gc.get_freeze_count() > frozen // 2 and gc.get_threshold() == threshold
     finally:
         gc.unfreeze()
+
+
+def test_one_path_given_alone_is_one_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_corpus(tmp_path / "raw", 3)
+    monkeypatch.chdir(tmp_path)
+    # A string iterated would be "r", "a", "w" and "/": the whole file system.
+    summary = ingest("raw/", db="a.db", clean_dir="clean")
+    assert (summary.ingested, summary.failed) == (3, 0)
+    assert ingest(Path("raw"), db="b.db", clean_dir="clean-b").ingested == 3
+    with pytest.raises(TypeError, match="not bytes"):
+        ingest(b"raw", db="c.db")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_bytes"):
+        ingest(["raw"], db="d.db", max_bytes=None)  # type: ignore[arg-type]
+
+
+def test_reprocess_of_a_mistyped_archive_is_refused_and_makes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(reprocessing.store.NotAnArchive, match="no archive at"):
+        reprocessing.reprocess(db=tmp_path / "typo.db", clean_dir=tmp_path / "clean")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (Path("raw/page.txt"), "not PosixPath: for a file, clean(Path(name).read_bytes())"),
+        (io.BytesIO(b"page"), "not BytesIO"),
+    ],
+)
+def test_clean_says_what_to_give_instead_of_a_path_or_a_file(given: object, said: str) -> None:
+    from archiver import clean
+
+    with pytest.raises(TypeError, match=re.escape(said)):
+        clean(given)  # type: ignore[arg-type]
+
+
+def test_clean_takes_text_with_a_lone_surrogate_and_bytes_like_views() -> None:
+    from archiver import clean
+
+    sentence = "The harbour ferry sailed at dawn with forty passengers on board. "
+    assert "ferry sailed" in clean(sentence * 3 + "\ud800").text
+    assert "ferry sailed" in clean(memoryview((sentence * 3).encode())).text
