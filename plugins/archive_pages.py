@@ -161,26 +161,49 @@ def render_cell(
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
-    """Drop a table search with no word in it (a lone quote), as the empty box is dropped.
+    """Fix two things in the articles table's query string before Datasette reads it.
 
+    A search with no word in it (a lone quote) is dropped, as the empty box is:
     Datasette's escaped search mode turns ``"`` into an empty FTS query, which SQLite
-    refuses: the page would be an error instead of the table.
+    refuses. And the first page of a list sorted newest first is asked for as the pages
+    after it are (see :func:`_first_page_in_order`).
     """
 
     def wrap(app: Any) -> Any:
-        async def searches_with_words(scope: dict, receive: Any, send: Any) -> None:
-            query = scope.get("query_string", b"") if scope.get("type") == "http" else b""
-            if b"_search" in query:
-                pairs = urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-                kept = [(k, v) for k, v in pairs if not _search_without_words(k, v)]
-                if len(kept) != len(pairs):
-                    encoded = urllib.parse.urlencode(kept).encode("latin-1")
+        async def fixed_query(scope: dict, receive: Any, send: Any) -> None:
+            if scope.get("type") == "http":
+                query = scope.get("query_string", b"").decode("latin-1")
+                pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+                fixed = [(k, v) for k, v in pairs if not _search_without_words(k, v)]
+                fixed = _first_page_in_order(scope.get("path", ""), fixed)
+                if fixed != pairs:
+                    encoded = urllib.parse.urlencode(fixed).encode("latin-1")
                     scope = {**scope, "query_string": encoded}
             await app(scope, receive, send)
 
-        return searches_with_words
+        return fixed_query
 
     return wrap
+
+
+ARTICLES_TABLE = re.compile(r"^/[^/]+/articles(\.json|\.csv)?$")
+# Sorts after any text, number or date a column holds (SQLite orders numbers before text).
+AFTER_EVERY_VALUE = "\U0010ffff"
+
+
+def _first_page_in_order(path: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The articles list's first page, sorted newest first, asked for as a later page.
+
+    Datasette 0.65 orders the first page by the sort column alone, and the pages after it
+    by the column and then the id: articles of one date come in another order on the
+    first page than the next page expects, and some are listed twice while others never
+    are. A `_next` that every row passes (a value after all values, and any id) gives
+    the first page the pages' own order.
+    """
+    names = {name for name, _ in pairs}
+    if not ARTICLES_TABLE.match(path) or names & {"_next", "_sort"}:
+        return pairs
+    return [*pairs, ("_next", AFTER_EVERY_VALUE + ",")]
 
 
 def _search_without_words(name: str, value: str) -> bool:
