@@ -13,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -448,57 +450,57 @@ def test_ingest_on_workers_without_archiver_says_to_install_it(tmp_path: Path, m
     assert f"No module named '{module}'" in result.stderr and "install it" in result.stderr
 
 
-def test_ingest_on_a_scheduler_without_workers_says_so_and_goes_on_when_one_joins(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+def empty_cluster(tmp_path: Path) -> Iterator[Any]:
+    """A local Dask cluster with no worker yet, and six raw files in tmp_path/raw."""
     distributed = pytest.importorskip("distributed")
     write_corpus(tmp_path / "raw", 6, copy_every=3)
     with distributed.LocalCluster(
         n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:  # fmt: skip
-        address = cluster.scheduler_address
-        run = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
-             "--clean-dir", "clean", "--scheduler", address],
-            cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert run.stderr is not None
-            # At once, before any file is done: without it the run would look hung.
-            assert run.stderr.readline() == (
-                f"note: the Dask scheduler {address} has no workers: the files wait for one "
-                f"to join (dask worker {address})\n"
-            )
-            assert run.poll() is None and _articles(tmp_path / "a.db") == 0
-            cluster.scale(1)
-            rest = run.communicate(timeout=120)[1]
-        finally:
-            run.kill()
+        yield cluster
+
+
+def test_ingest_on_a_scheduler_without_workers_says_so_and_goes_on_when_one_joins(
+    tmp_path: Path, empty_cluster: Any
+) -> None:
+    address = empty_cluster.scheduler_address
+    run = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+         "--clean-dir", "clean", "--scheduler", address],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert run.stderr is not None
+        # At once, before any file is done: without it the run would look hung.
+        assert run.stderr.readline() == (
+            f"note: the Dask scheduler {address} has no workers: the files wait for one "
+            f"to join (dask worker {address})\n"
+        )
+        assert run.poll() is None and _articles(tmp_path / "a.db") == 0
+        empty_cluster.scale(1)
+        rest = run.communicate(timeout=120)[1]
+    finally:
+        run.kill()
     assert run.returncode == 0, rest
     assert rest.startswith("6 ingested, 0 unchanged, 0 failed"), rest
     assert _articles(tmp_path / "a.db") == 6
 
 
 def test_a_note_on_a_terminal_starts_its_own_line_above_the_progress_bar(
-    tmp_path: Path,
+    tmp_path: Path, empty_cluster: Any
 ) -> None:
-    distributed = pytest.importorskip("distributed")
-    write_corpus(tmp_path / "raw", 6, copy_every=3)
-    with distributed.LocalCluster(
-        n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:  # fmt: skip
-        joins = threading.Timer(3, cluster.scale, args=(1,))
-        joins.start()
-        try:
-            code, shown = run_on_a_terminal(
-                [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
-                 "--scheduler", cluster.scheduler_address],
-                tmp_path,
-            )  # fmt: skip
-        finally:
-            joins.join()
+    joins = threading.Timer(3, empty_cluster.scale, args=(1,))
+    joins.start()
+    try:
+        code, shown = run_on_a_terminal(
+            [sys.executable, "-m", "archiver", "ingest", "raw", "--db", "a.db",
+             "--scheduler", empty_cluster.scheduler_address],
+            tmp_path,
+        )  # fmt: skip
+    finally:
+        joins.join()
     assert code == 0, shown[-2000:]
     assert shown.count("note: the Dask scheduler") == 1, shown
     # Drawn over the bar's line (cleared first), never glued to its end ("0/6note: ...").
