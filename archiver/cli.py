@@ -148,9 +148,9 @@ def ingest(
     # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
     quiet = cluster.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
-        with quiet, printed_notes(), progress(outcomes, count, "ingesting") as (bar, shown):
+        with quiet, printed_notes(), progress(outcomes, count, "ingesting") as shown:
             for outcome in shown:
-                _report(outcome, bar)
+                _report(outcome)
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
         sys.exit(130)
@@ -197,7 +197,7 @@ def store_errors() -> tuple[type[BaseException], ...]:
     return (sqlite3.DatabaseError, OSError)
 
 
-def _report(outcome: pipeline.FileOutcome, bar: object) -> pipeline.FileOutcome:
+def _report(outcome: pipeline.FileOutcome) -> pipeline.FileOutcome:
     lines = (
         [f"failed: {outcome.record.path}: {outcome.record.error}"]
         if outcome.status == pipeline.FAILED
@@ -206,7 +206,7 @@ def _report(outcome: pipeline.FileOutcome, bar: object) -> pipeline.FileOutcome:
     lines += [f"failed: {r.path}: {r.error}" for r in outcome.record_failures]
     lines += [f"warning: {outcome.record.path}: {w}" for w in outcome.warnings]
     for line in lines:
-        _echo_above(bar, line)
+        _echo_above(line)
     return outcome
 
 
@@ -214,9 +214,7 @@ class _NoteHandler(logging.Handler):
     """Prints a log record of archiver as a note on stderr (as it is at the time)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if sys.stderr.isatty():  # a progress bar may be drawn on this line: clear it first
-            click.echo("\r\033[K", nl=False, err=True)
-        click.echo(f"note: {one_line(record.getMessage())}", err=True)
+        _echo_above(f"note: {record.getMessage()}")
 
 
 @contextlib.contextmanager
@@ -234,10 +232,10 @@ def printed_notes() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress(items: Iterable[T], length: int, label: str) -> Iterator[tuple[Any, Iterable[T]]]:
-    """A progress bar with rate and ETA over items when stderr is a terminal, else none."""
+def progress(items: Iterable[T], length: int, label: str) -> Iterator[Iterable[T]]:
+    """The items, under a progress bar with rate and ETA when stderr is a terminal."""
     if not sys.stderr.isatty():
-        yield None, items
+        yield items
         return
     rate = Rate(length)
     # click's own ETA only shows after a second; this one shows from the first file on.
@@ -245,7 +243,7 @@ def progress(items: Iterable[T], length: int, label: str) -> Iterator[tuple[Any,
         length=length, label=label, file=sys.stderr, show_pos=True, show_eta=False,
         item_show_func=rate.show,
     ) as bar:  # fmt: skip
-        yield bar, rate.advancing(items, bar)
+        yield rate.advancing(items, bar)
 
 
 class Rate:
@@ -280,9 +278,9 @@ class Rate:
         return f"{speed}  ETA {hours:02}:{minutes:02}:{seconds:02}"
 
 
-def _echo_above(bar: object, line: str) -> None:
-    """Print a line on stderr, above the progress bar when one is drawn."""
-    if bar is not None and sys.stderr.isatty():
+def _echo_above(line: str) -> None:
+    """Print a line on stderr, above the progress bar a terminal may show."""
+    if sys.stderr.isatty():  # the bar is drawn on the current line: clear it first
         click.echo("\r\033[K", nl=False, err=True)
     click.echo(one_line(line), err=True)
 
@@ -510,13 +508,11 @@ def fetch_command(
                 results.append(result)
                 hosts[result.host] = hosts.get(result.host, 0) + 1
                 if result.outcome not in (fetching.FETCHED, fetching.ALREADY):
-                    if bar is not None:
-                        click.echo("\r\033[K", nl=False, err=True)
                     why = (
                         result.error
                         or f"{result.content_type or 'no Content-Type'} is not HTML (see --all-types)"
                     )
-                    click.echo(f"{result.outcome}: {result.url}: {why}", err=True)
+                    _echo_above(f"{result.outcome}: {result.url}: {why}")
                 if bar is not None:
                     bar.update(1, result)
     except KeyboardInterrupt:
@@ -573,11 +569,11 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         db, clean_dir, workers=workers, only_outdated=only_outdated, on_stored=tally.add
     )
     try:
-        with progress(items, count, "reprocessing") as (bar, shown):
+        with progress(items, count, "reprocessing") as shown:
             for item in shown:
                 if item.outcome.status == pipeline.FAILED:
                     reason = "missing from disk" if item.missing else item.outcome.record.error
-                    _echo_above(bar, f"kept as stored: {item.outcome.record.path}: {reason}")
+                    _echo_above(f"kept as stored: {item.outcome.record.path}: {reason}")
     except KeyboardInterrupt:
         click.echo("interrupted: run again to finish", err=True)
         sys.exit(130)

@@ -39,6 +39,7 @@ from .chrome import StrippedPage, strip_chrome
 from .lang import count_words
 from .meta import extract_metadata
 from .models import Article, InputError, Metadata, RawDoc, RemovedLine, article_id
+from .urls import web_url
 
 # The furniture removed before extraction, and why: elements by their tag, then elements
 # whose class or id holds one of the words (as a whole word, "-" and "_" separating).
@@ -281,7 +282,7 @@ def extract_html(html: str, url: str | None = None) -> Extraction:
         include_tables=True,
     )
     text = (getattr(result, "text", None) or "") if result is not None else ""
-    page_url = url or found.url or structured.web_url(guessed.url)
+    page_url = url or found.url or web_url(guessed.url)
     meta = Metadata(
         title=found.title or guessed.title,
         published=found.published or guessed.published,

@@ -506,7 +506,6 @@ def stored_and_reported(
     yield stored
     if held:
         raise KeyboardInterrupt
-    writer.raise_if_interrupted()  # one held by the writer alone
 
 
 def task_folder(scheduler: str | None) -> str | None:

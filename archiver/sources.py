@@ -353,7 +353,6 @@ def read_raw(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
 def decode_raw(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDoc:
     """Decode the stored bytes of one raw input into a RawDoc, or raise InputError."""
     text, encoding, warnings = decode_bytes(inflate(data, max_bytes))
-    kind = detect_format(text)
     if is_json(text):  # also one holding a page's HTML as a string, which reads as HTML
         # Metadata a scraper saved beside its pages: stored as a page, it would become an
         # article of keys and braces, and a near-duplicate of the story it describes.
@@ -362,7 +361,7 @@ def decode_raw(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Ra
         path=path,
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
-        format=kind,
+        format=detect_format(text),
         encoding=encoding,
         text=text,
         warnings=warnings,

@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
+
+from .urls import web_url
 
 # JSON-LD types that describe an article (schema.org).
 ARTICLE_TYPES = frozenset(
@@ -61,22 +62,6 @@ def structured_metadata(tree: HtmlElement) -> StructuredMetadata:
         or web_url(_first(meta, ("og:url",)))
         or web_url(str(canonical[0]) if canonical else None),
     )
-
-
-def web_url(value: str | None) -> str | None:
-    """The value if it is an absolute http(s) URL, else None.
-
-    A page declares its own URL: a relative one says nothing, and a ``javascript:`` one
-    would become a link that runs it on the article's page in Datasette.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    return text if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 def iso_date(value: str | None) -> str | None:

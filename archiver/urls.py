@@ -106,6 +106,22 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, "&".join(kept), ""))
 
 
+def web_url(value: str | None) -> str | None:
+    """The value if it is an absolute http(s) URL, else None.
+
+    A page declares its own URL: a relative one says nothing, and a ``javascript:`` one
+    would become a link that runs it on the article's page in Datasette.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    return text if parts.scheme.lower() in FETCHED_SCHEMES and parts.netloc else None
+
+
 def host_of(url: str) -> str:
     """The host name of ``url`` (lower case), the unit of politeness; '' if it has none."""
     try:
