@@ -299,34 +299,46 @@ def one_line(text: str) -> str:
 
 @main.command("clean")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per article (JSON Lines).")
 def clean_command(files: tuple[str, ...], as_json: bool) -> None:
-    """Print the clean body of each FILE, without touching any database."""
+    """Print the clean body of each FILE, without touching any database.
+
+    With several articles (several files, or a WARC capture of several pages), each
+    body comes under a header line, ==> FILE <== (with the page's URL for a capture).
+    """
     failed = 0
+    headed = len(files) > 1
     for name in files:
         outcome = pipeline.process_file(Path(name))
-        if outcome.status == pipeline.FAILED:
-            failed += 1
-            click.echo(one_line(f"failed: {name}: {outcome.record.error}"), err=True)
-            if as_json:
-                error = {"path": name, "error": outcome.record.error, "text": ""}
-                click.echo(json.dumps(error, ensure_ascii=False))
-            continue
+        failures = [(name, outcome.record.error)] if outcome.status == pipeline.FAILED else []
+        failures += [(record.path, record.error) for record in outcome.record_failures]
+        headed = headed or len(outcome.articles) > 1
         for article in outcome.articles:
             if as_json:
                 click.echo(json.dumps(article_json(name, article), ensure_ascii=False))
-            else:
-                click.echo(article.text)
-                click.echo()
-        # A capture's records that failed (damaged, cut short) are said as ingest says them.
-        for record in outcome.record_failures:
+                continue
+            if headed:
+                click.echo(one_line(clean_header(name, article)))
+            click.echo(article.text)
+            click.echo()
+        # Said as ingest says them: a capture's records that failed, damaged or cut short.
+        for path, reason in failures:
             failed += 1
-            click.echo(one_line(f"failed: {record.path}: {record.error}"), err=True)
+            click.echo(one_line(f"failed: {path}: {reason}"), err=True)
             if as_json:
-                error = {"path": record.path, "error": record.error, "text": ""}
+                error = {"path": path, "error": reason, "text": ""}
                 click.echo(json.dumps(error, ensure_ascii=False))
+        for warning in outcome.warnings:
+            click.echo(one_line(f"warning: {name}: {warning}"), err=True)
     if failed:
         sys.exit(1)
+
+
+def clean_header(path: str, article: Article) -> str:
+    """The line ``archiver clean`` prints above each body when it prints several."""
+    # A capture's pages share its path: the URL tells them apart.
+    where = f"{path} ({article.url})" if article.captured_at and article.url else path
+    return f"==> {where} <=="
 
 
 def article_json(path: str, article: Article) -> dict[str, object]:
@@ -340,6 +352,7 @@ def article_json(path: str, article: Article) -> dict[str, object]:
         "author": article.author,
         "language": article.language,
         "url": article.url,
+        "captured_at": article.captured_at,
         "site": article.site,
         "extractor": article.extractor,
         "text": article.text,

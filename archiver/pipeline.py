@@ -12,6 +12,7 @@ import functools
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +186,10 @@ def process_capture(
     articles: list[Article] = []
     failures: list[store.RawFileRecord] = []
     warnings: list[str] = []
-    skipped = 0
+    skipped: Counter[str] = Counter()
     for item in warc.iter_records(path, sha256, max_bytes, named_as):
         if isinstance(item, warc.Skipped):
-            skipped += 1
+            skipped[item.why] += 1
             continue
         error = item.error if isinstance(item, warc.RecordFailure) else None
         if isinstance(item, RawDoc):
@@ -219,10 +220,31 @@ def process_capture(
         status, error = FAILED, f"no page could be read ({failures[0].error})"
     elif failures:
         error = f"{len(failures)} record(s) failed"
+    elif not articles:
+        # Stored as read (nothing in it is a page), but said: the user expected pages.
+        warnings.append(f"no HTML page in this capture ({_skipped_records(skipped)})")
     record = store.RawFileRecord(
-        name, sha256, size, "warc", None, status, error, len(articles), EXTRACTOR_VERSION, skipped
+        name,
+        sha256,
+        size,
+        "warc",
+        None,
+        status,
+        error,
+        len(articles),
+        EXTRACTOR_VERSION,
+        sum(skipped.values()),
     )
     return FileOutcome(record, tuple(articles), tuple(warnings), tuple(failures))
+
+
+def _skipped_records(skipped: Counter[str]) -> str:
+    """What the records of a capture without a page were: '2 records: not HTML (image/png)'."""
+    if not skipped:
+        return "no response records"
+    kinds = ", ".join(f"{n} {why}" if n > 1 else why for why, n in skipped.most_common(3))
+    more = ", ..." if len(skipped) > 3 else ""
+    return f"{counted(sum(skipped.values()), 'record')}: {kinds}{more}"
 
 
 def _failure(path: str, sha256: str | None, size: int | None, error: str) -> FileOutcome:

@@ -172,6 +172,20 @@ def test_clean_prints_plain_text_and_reports_bad_files(seeds_dir: Path, tmp_path
     assert f"failed: {tmp_path / 'empty.txt'}: empty file" in result.stderr
 
 
+def test_clean_of_several_files_heads_each_body_with_its_file(seeds_dir: Path) -> None:
+    first, second = (str(p) for p in sorted(seeds_dir.glob("*.txt"))[:2])
+    alone = _run("clean", second)
+    assert alone.exit_code == 0 and not alone.stdout.startswith("==>")
+    both = _run("clean", first, second)
+    assert both.exit_code == 0
+    assert [line for line in both.stdout.splitlines() if line.startswith("==>")] == [
+        f"==> {first} <==",
+        f"==> {second} <==",
+    ]
+    # The second file's body is printed under its header, as it is alone.
+    assert both.stdout.split(f"==> {second} <==\n", 1)[1] == alone.stdout
+
+
 def test_stats_counts_sources_languages_and_reasons(seeds_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "a.db")
     _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", str(tmp_path / "c"))

@@ -219,3 +219,42 @@ def test_clean_names_the_damaged_record_of_a_capture_cut_short(tmp_path: Path) -
     assert [p.get("url") for p in printed if p.get("text")] == ["https://ledger.example/news/coal"]
     assert any(p.get("error") and p["path"].startswith(f"{capture}#") for p in printed)
     assert result.stderr.startswith(f"failed: {capture}#") and "Traceback" not in result.output
+
+
+def test_clean_heads_each_page_of_a_capture_with_its_url(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.warc.gz"
+    write_capture(capture)
+    result = CliRunner().invoke(main, ["clean", str(capture)])
+    assert result.exit_code == 0
+    headers = [line for line in result.stdout.splitlines() if line.startswith("==> ")]
+    assert headers == [f"==> {capture} ({url}) <==" for url in PAGES]
+    # Each body sits under its own header: the coal story under the coal page's URL.
+    coal, library = result.stdout.split(headers[1])
+    assert "coal" in coal.lower() and "coal plant" not in library.lower()
+    printed = [
+        json.loads(line)
+        for line in CliRunner().invoke(main, ["clean", "--json", str(capture)]).stdout.splitlines()
+    ]
+    assert [p["url"] for p in printed] == list(PAGES)
+    assert all(p["captured_at"].startswith("20") for p in printed)
+
+
+def test_a_capture_without_a_page_is_said_not_silent(tmp_path: Path) -> None:
+    capture = tmp_path / "images.warc.gz"
+    with capture.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(
+            _response(writer, "https://ledger.example/a.png", "image/png", b"\x89PNG" + bytes(64))
+        )
+    result = CliRunner().invoke(main, ["clean", str(capture)])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == (
+        f"warning: {capture}: no HTML page in this capture (1 record: not HTML (image/png))\n"
+    )
+    db = tmp_path / "archive.db"
+    ingested = CliRunner().invoke(
+        main, ["ingest", str(capture), "--db", str(db), "--clean-dir", str(tmp_path / "clean")]
+    )
+    assert ingested.exit_code == 0
+    assert "no HTML page in this capture" in ingested.stderr
+    assert _rows(db, "select status, articles, skipped from raw_files") == [("ok", 0, 1)]
