@@ -62,6 +62,14 @@ STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 
+# The signal that stopped the command: its exit status says which, as a shell's does.
+_stopped_by: list[int] = [signal.SIGINT]
+
+
+def interrupted_status() -> int:
+    """The exit status of a command stopped early: 128 + the signal (130 Ctrl-C, 143 kill)."""
+    return 128 + _stopped_by[0]
+
 
 @contextlib.contextmanager
 def _terminate_as_ctrl_c() -> Iterator[None]:
@@ -74,7 +82,10 @@ def _terminate_as_ctrl_c() -> Iterator[None]:
         yield
         return
 
+    _stopped_by[0] = signal.SIGINT
+
     def as_ctrl_c(signum: int, frame: Any) -> None:
+        _stopped_by[0] = signum
         # Through the Ctrl-C handler of the moment: it holds the signal while a file is stored.
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
@@ -153,7 +164,7 @@ def ingest(
                 _report(outcome)
     except KeyboardInterrupt:
         click.echo(f"interrupted: {tally.summary().line()}; run again to resume", err=True)
-        sys.exit(130)
+        sys.exit(interrupted_status())
     except cluster.SchedulerError as exc:
         done = tally.summary()
         if done.ingested or done.unchanged or done.failed:
@@ -532,7 +543,7 @@ def fetch_command(
         click.echo(
             f"\ninterrupted after {len(results)} of {total} URLs; run again to resume", err=True
         )
-        sys.exit(130)
+        sys.exit(interrupted_status())
     except store.NotAnArchive as exc:
         raise click.ClickException(str(exc)) from None
     except store_errors() as exc:
@@ -589,7 +600,7 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
                     _echo_above(f"kept as stored: {item.outcome.record.path}: {reason}")
     except KeyboardInterrupt:
         click.echo("interrupted: run again to finish", err=True)
-        sys.exit(130)
+        sys.exit(interrupted_status())
     except store_errors() as exc:
         raise click.ClickException(
             f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
