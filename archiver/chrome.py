@@ -62,6 +62,13 @@ MIN_REPEAT_WORDS = 6
 LEAD_PARAGRAPHS = 2
 # A line printed twice is removed once only when it is paragraph-sized.
 MIN_PARAGRAPH_REPEAT_WORDS = 10
+# A title shares this share of its words with the story's first lines (at least one).
+TITLE_LEAD_SHARE = 1 / 3
+LEAD_LINES = 5
+# The title is looked for among this many headlines above the story, the nearest first.
+TITLE_CANDIDATES = 12
+# Words are compared on their first letters, a stemmer for any language written in words.
+STEM_CHARS = 5
 
 
 def _extend_notices(lines: list[Line], reasons: dict[int, str]) -> None:
@@ -279,7 +286,7 @@ def strip_chrome(
     _label_repeats(lines, body, reasons)
     body = [line for line in body if line.no not in reasons]
 
-    title_line = _find_title(lines, body, reasons, title)
+    title_line = _find_title(lines, body, reasons, title, stop)
     if title_line is not None:
         reasons[title_line.no] = rules.TITLE
         title = title_line.text
@@ -393,7 +400,11 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
 
 
 def _find_title(
-    lines: list[Line], body: list[Line], reasons: dict[int, str], known: str | None
+    lines: list[Line],
+    body: list[Line],
+    reasons: dict[int, str],
+    known: str | None,
+    stop: frozenset[str] = frozenset(),
 ) -> Line | None:
     """The title line: the known title if printed, else the last headline before the body."""
     if known:
@@ -405,12 +416,39 @@ def _find_title(
     if not body:
         return None
     start = body[0].no
+    headlines: list[Line] = []
     for line in reversed(lines):
+        if len(headlines) == TITLE_CANDIDATES:
+            break
         if line.no >= start or line.no in reasons:
             continue
         if 3 <= line.words <= 30 and not line.content and not rules.BULLET.match(line.text):
+            headlines.append(line)
+    if not headlines:
+        return None
+    # Between a headline and its story sit bylines, dates, share buttons and captions,
+    # which no rule may know in the page's language: the title is the last headline that
+    # speaks of what the lead paragraphs speak of.
+    lead = _stems(" ".join(line.text for line in body[:LEAD_LINES]), stop)
+    shared = []
+    for line in headlines:  # the nearest first
+        words = _stems(line.text, stop)
+        common = len(words & lead)
+        if common and common >= TITLE_LEAD_SHARE * len(words):
             return line
-    return None
+        shared.append(common)
+    # None speaks enough of the story: the one that speaks most of it, else the nearest.
+    return headlines[shared.index(max(shared))]
+
+
+def _stems(text: str, stop: frozenset[str]) -> set[str]:
+    """The words of a text that carry its subject: lower-cased, stopwords and numbers out,
+    cut to their first letters so that 'ministers' meets 'minister'."""
+    return {
+        token[:STEM_CHARS]
+        for token in rules.WORD.findall(text.lower())
+        if token not in stop and not token.isdigit() and len(token) > 1
+    }
 
 
 def _shape_reason(line: Line) -> str:

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 #: Bumped whenever extraction or stripping changes what an input yields.
-EXTRACTOR_VERSION = "0.1.0"
+EXTRACTOR_VERSION = "0.1.1"
 
 
 class InputError(Exception):

@@ -259,3 +259,27 @@ def test_a_foreign_quotation_inside_the_article_is_kept() -> None:
     verse = "Вы можете подписаться на нашу рассылку новостей каждый день и каждую неделю"
     page = strip_chrome(_page(BODY[0], BODY[1], verse, BODY[2], BODY[3]))
     assert verse in page.text
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        # Lines no rule knows, as in a page of another site or language: a byline without
+        # "By", a widget's words, a photo's caption about something else.
+        ["Maria Lopez and Tom Reed, Coastal Ledger Reporters"],
+        ["Pin Mail Tumble Kopieren Drucken"],
+        ["Children play in the fountain of the old harbour square on a summer evening", "Jane Doe"],
+    ],
+)
+def test_the_title_is_the_headline_that_speaks_of_the_story(between: list[str]) -> None:
+    headline = "Council Approves Next Year's Budget After Months of Debate"
+    page = strip_chrome(_page("Home", "World", "Business", headline, *between, *BODY))
+    assert page.title == headline
+    assert page.text.splitlines()[0] == BODY[0]
+
+
+def test_without_a_headline_of_the_story_the_nearest_headline_is_the_title() -> None:
+    # A headline that shares no word with the lead (wordplay, another script) still counts.
+    headline = "Tough Choices Ahead For Everyone Concerned"
+    page = strip_chrome(_page("Home", "World", headline, *BODY))
+    assert page.title == headline
