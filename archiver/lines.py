@@ -216,8 +216,9 @@ def is_date_line(text: str) -> bool:
     """True for a line that is a date or a time and little else (two other words at most)."""
     if not _DIGIT.search(text):
         return False  # every date or time this recognises has a digit
-    # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own,
-    # so this finds a line that holds one too, without trying each pattern.
+    # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own (but
+    # 2020年3月3日, whose line's words are not told apart anyway), so this finds a line
+    # that holds one too, without trying each pattern.
     if not re.search(r"\b\d{1,2}:\d{2}\b|\b(19|20)\d\d\b", text):
         return False
     rest = rules.WORD.findall(rules.DATE_TOKEN.sub(" ", patterns.fold_text(text)))

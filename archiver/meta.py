@@ -76,8 +76,13 @@ def find_author(page: StrippedPage) -> str | None:
 def find_published(page: StrippedPage) -> str | None:
     """The publication date: from date lines and the header, then the story's dateline."""
     first_body = page.body[0].no if page.body else 0
+    # A story's date may be printed under its first paragraph (the title and lead in one
+    # block, then the date): a line that is only a date, up to the second paragraph.
+    second_body = page.body[1].no if len(page.body) > 1 else first_body
     for line in page.removed:
-        if line.line_no < first_body and line.reason not in (rules.CAPTION, rules.CREDIT):
+        before = line.line_no < first_body and line.reason not in (rules.CAPTION, rules.CREDIT)
+        under_lead = first_body < line.line_no < second_body and line.reason == rules.DATE
+        if before or under_lead:
             date = parse_date(line.text)
             if date:
                 return date

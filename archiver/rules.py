@@ -239,6 +239,32 @@ MONTHS: dict[str, int] = {
     )
     for name in names
 }  # fmt: skip
+# Month names of other languages news is written in, in full (their short forms are
+# English words: "out", "set"), January to December; Russian in the genitive of dates too.
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
+    "de": ("januar", "februar", "märz", "april", "mai", "juni", "juli", "august",
+           "september", "oktober", "november", "dezember"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+           "septiembre", "octubre", "noviembre", "diciembre"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "id": ("januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus",
+           "september", "oktober", "november", "desember"),
+    "it": ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+           "settembre", "ottobre", "novembre", "dicembre"),
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december"),
+    "pt": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+           "setembro", "outubro", "novembro", "dezembro"),
+    "ru": ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август",
+           "сентябрь", "октябрь", "ноябрь", "декабрь"),
+    "ru-genitive": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля",
+                    "августа", "сентября", "октября", "ноября", "декабря"),
+}  # fmt: skip
+for _names in MONTH_NAMES.values():
+    for _number, _name in enumerate(_names, start=1):
+        assert MONTHS.get(_name, _number) == _number, _name  # one name, one month
+        MONTHS[_name] = _number
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR_DIGITS = r"(?:19|20)\d\d"
@@ -248,8 +274,18 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     for p in (
         r"\b" + _YEAR + r"-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)",
         r"\b" + _MONTH + r"\s+" + _DAY + r",?\s+" + _YEAR + r"\b",
-        r"\b" + _DAY + r"(?:\s+of)?\s+" + _MONTH + r",?\s+" + _YEAR + r"\b",
+        # 3 March 2020, 3rd of March, 3. März 2020, 3 de março de 2020, 3 марта 2020 г.
+        r"\b"
+        + _DAY
+        + r"\.?(?:\s+(?:of|de|del))?\s+"
+        + _MONTH
+        + r",?(?:\s+(?:de|del))?\s+"
+        + _YEAR
+        + r"\b",
         r"\b(?P<day>[0-3]?\d)[./](?P<mnum>[01]?\d)[./]" + _YEAR + r"\b",
+        r"\b" + _YEAR + r"[./](?P<mnum>[01]?\d)[./](?P<day>[0-3]?\d)(?![\d./])",
+        # Chinese and Japanese 2020年3月3日, Korean 2020년 3월 3일
+        r"(?<!\d)" + _YEAR + r"\s?[年년]\s?(?P<mnum>[01]?\d)\s?[月월]\s?(?P<day>[0-3]?\d)\s?[日일]",
     )
 )
 # A year as the patterns above need it: a text without one holds no full date.

@@ -2,13 +2,14 @@
 
 Runs the benchmark's own scorer (evaluate.py) on its pages, once for archiver
 (``archiver clean --json``) and, with --anchors, for the anchor extractors, and
-prints bow and sh4 precision/recall/F1 per input kind. With --titles it also says how
-often a text dump's title (found by the stripper) agrees with the title of the same
-page's HTML (from its metadata): the benchmark has no gold titles, and the HTML's own
-title is what the page calls itself. Titles agree when, lower-cased and without
-punctuation, one holds the other or 60% of the dump title's words are in the HTML's.
+prints bow and sh4 precision/recall/F1 per input kind. With --metadata it also says how
+often a text dump's title and date (found in the text alone) agree with those of the
+same page's HTML (from its metadata): the benchmark has no gold metadata, and the HTML's
+own is what the page says of itself. Titles agree when, lower-cased and without
+punctuation, one holds the other or 60% of the dump title's words are in the HTML's;
+dates when they name the same day (a page's time zone can make them a day apart).
 
-    python bench/quality.py --bench PATH/TO/bench [--kinds dump,html] [--anchors] [--titles]
+    python bench/quality.py --bench PATH/TO/bench [--kinds dump,html] [--anchors] [--metadata]
 
 PATH/TO/bench is the folder holding evaluate.py and scrapinghub/ (or set ARCHIVER_BENCH).
 """
@@ -20,6 +21,7 @@ import html
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 ANCHORS = "keep-all,trafilatura,readability,justext"
@@ -36,7 +38,7 @@ def main() -> int:
     parser.add_argument("--anchors", action="store_true", help="also score the anchor extractors")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N pages")
     parser.add_argument(
-        "--titles", action="store_true", help="also compare dump titles with the HTML's"
+        "--metadata", action="store_true", help="also compare dump titles and dates with the HTML's"
     )
     args = parser.parse_args()
     if not args.bench:
@@ -62,8 +64,8 @@ def main() -> int:
         argv += ["--limit", str(args.limit)]
     print("archiver is the 'cmd' method below", flush=True)
     status = subprocess.call(argv)
-    if args.titles:
-        print_title_agreement(bench / "scrapinghub", args.limit)
+    if args.metadata:
+        print_metadata_agreement(bench / "scrapinghub", args.limit)
     return status
 
 
@@ -78,32 +80,31 @@ def titles_agree(dump_title: str, page_title: str) -> bool:
     return ours in theirs or theirs in ours or len(shared) >= 0.6 * len(set(ours.split()))
 
 
-def print_title_agreement(data: Path, limit: int = 0) -> None:
-    """Print how many dumps' titles agree with their HTML page's title."""
+def print_metadata_agreement(data: Path, limit: int = 0) -> None:
+    """Print how many dumps' titles and dates agree with their HTML page's."""
     import archiver
 
-    agree = differ = untitled = 0
+    titles: Counter[str] = Counter()
+    dates: Counter[str] = Counter()
     dumps = sorted((data / "dumps").glob("*.txt"))
     for dump in dumps[:limit] if limit else dumps:
         page = data / "pages" / f"{dump.stem}.html"
         try:
-            page_title = archiver.clean(page.read_bytes(), str(page)).title
-            dump_title = archiver.clean(dump.read_bytes(), str(dump)).title
+            theirs = archiver.clean(page.read_bytes(), str(page))
+            ours = archiver.clean(dump.read_bytes(), str(dump))
         except (OSError, archiver.InputError):
             continue
-        if not page_title:
-            continue
-        if not dump_title:
-            untitled += 1
-        elif titles_agree(dump_title, page_title):
-            agree += 1
-        else:
-            differ += 1
-    total = agree + differ + untitled
-    print(
-        f"dump titles vs the HTML page's title: {agree} of {total} agree, {differ} differ, "
-        f"{untitled} without a title"
-    )
+        if theirs.title:
+            agree = ours.title and titles_agree(ours.title, theirs.title)
+            titles["agree" if agree else "differ" if ours.title else "none"] += 1
+        if theirs.published:
+            agree = ours.published == theirs.published[:10]
+            dates["agree" if agree else "differ" if ours.published else "none"] += 1
+    for name, counts in (("titles", titles), ("dates", dates)):
+        print(
+            f"dump {name} vs the HTML page's: {counts['agree']} of {counts.total()} agree, "
+            f"{counts['differ']} differ, {counts['none']} not found"
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,21 @@ def test_seed_metadata_matches_gold(name: str, field: str) -> None:
         ("February 25", None),
         ("On Monday the minister said", None),
         ("February 30, 2020", None),
+        # Other languages' month names and the day's connectives
+        ("publié le 7 février 2021 à 10h", "2021-02-07"),
+        ("Veröffentlicht am 7. Februar 2021", "2021-02-07"),
+        ("sábado, 7 de febrero de 2021", "2021-02-07"),
+        ("7 de fevereiro de 2021 às 20:13", "2021-02-07"),
+        ("7 febbraio 2021", "2021-02-07"),
+        ("Опубликовано 7 февраля 2021 г.", "2021-02-07"),
+        ("Diposting pada 7 Februari 2021", "2021-02-07"),
+        ("Mayo 2021", None),  # a month and a year are no day
+        # Year first, with dots or slashes, and the East Asian forms
+        ("2021.02.07 10:00", "2021-02-07"),
+        ("2021/2/7", "2021-02-07"),
+        ("2021.13.07", None),
+        ("2021年2月7日", "2021-02-07"),
+        ("2021년 2월 7일", "2021-02-07"),
     ],
 )
 def test_parse_date_needs_a_full_valid_date(text: str, expected: str | None) -> None:
@@ -51,3 +66,25 @@ def test_find_dateline(paragraph: str, place: str | None, source: str | None) ->
 def test_trailing_agency_credit() -> None:
     assert trailing_credit("They last met in May. Kyodo News") == "Kyodo News"
     assert trailing_credit("They last met in May.") is None
+
+
+LEAD = [
+    "The harbour city voted on Tuesday to close its coal plant by 2030, after months of debate.",
+    "Supporters said the plan would cut pollution, while critics warned that bills would rise.",
+    "The mayor is expected to sign the measure later this week, according to officials.",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # The date in the header, above the story.
+        (["Home", "Harbour City Votes To Close Coal Plant", "March 3, 2020", *LEAD], "2020-03-03"),
+        # The date printed under the first paragraph, before the second.
+        ([LEAD[0], "Published March 3, 2020, 9:02 AM", *LEAD[1:]], "2020-03-03"),
+        # A date further down the story is not the story's date.
+        ([*LEAD[:2], "Updated March 9, 2020", LEAD[2]], None),
+    ],
+)
+def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str | None) -> None:
+    assert extract_metadata(strip_chrome("\n".join(lines))).published == expected
