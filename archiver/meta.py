@@ -10,15 +10,30 @@ import re
 
 from . import rules
 from .chrome import StrippedPage
-from .models import Metadata
+from .models import Metadata, RemovedLine
 
 # How many lines of the first paragraph are searched for a dateline (one is the norm).
 DATELINE_MAX_CHARS = 160
 _LEAD_WORDS = re.compile(r"^(the|a|an|this|that|in|on|at|for|it|he|she|they|we|i)\b", re.IGNORECASE)
+# A name is capitalised words (case matters there, not in "By"), up to a date: in
+# "By Jane Doe March 3, 2020" and "By Jane Doe Updated 3/3" the date is no part of it.
+_NAME_WORD = (
+    r"(?!(?i:" + "|".join(rules.MONTHS) + r")\.?\s+\d|(?i:updated|published|posted)\b)"
+    r"[A-Z][\w'’.-]+"
+)
 _BYLINE_NAME = re.compile(
-    r"^(?:by|written by|reporting by|report by|words by|text by|story by|posted by)\s+"
-    r"(?P<name>[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|and|&|de|van|von|da|del|la|le))*)",
-    re.IGNORECASE,
+    r"^(?i:by|written by|reporting by|report by|words by|text by|story by|posted by)\s+"
+    r"(?P<name>" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|and|&|de|van|von|da|del|la|le))*)"
+)
+
+
+# A byline within a line: after a date, a time (its zone) or a separator, "by" and a name.
+_INNER_BYLINE = re.compile(
+    r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by)\s+(?P<name>"
+    + _NAME_WORD
+    + r"(?:\s+(?:"
+    + _NAME_WORD
+    + r"|and|&|de|van|von|da|del|la|le))*)"
 )
 
 
@@ -64,25 +79,41 @@ def trailing_credit(last_paragraph: str) -> str | None:
 
 
 def find_author(page: StrippedPage) -> str | None:
-    """The author named in a byline line that the stripper removed, or None."""
+    """The author named in a byline line that the stripper removed, or None.
+
+    A byline is also looked for in the story's head (above it, or under its first
+    paragraph) within a line: "Monday, March 3, 2020 by Jane Doe", "Jane Doe's blog | By Jane Doe".
+    """
     for line in page.removed:
         if line.reason == rules.BYLINE:
             match = _BYLINE_NAME.match(line.text)
             if match:
                 return match.group("name").strip()
+    for line in _head_lines(page):
+        if line.reason not in (rules.CAPTION, rules.CREDIT):
+            match = _INNER_BYLINE.search(line.text)
+            if match:
+                return match.group("name").strip()
     return None
+
+
+def _head_lines(page: StrippedPage) -> list[RemovedLine]:
+    """The removed lines of the story's head: above it, and under its first paragraph."""
+    first = page.body[0].no if page.body else 0
+    second = page.body[1].no if len(page.body) > 1 else first
+    return [line for line in page.removed if line.line_no < first or first < line.line_no < second]
 
 
 def find_published(page: StrippedPage) -> str | None:
     """The publication date: from date lines and the header, then the story's dateline."""
     first_body = page.body[0].no if page.body else 0
-    # A story's date may be printed under its first paragraph (the title and lead in one
-    # block, then the date): a line that is only a date, up to the second paragraph.
-    second_body = page.body[1].no if len(page.body) > 1 else first_body
-    for line in page.removed:
-        before = line.line_no < first_body and line.reason not in (rules.CAPTION, rules.CREDIT)
-        under_lead = first_body < line.line_no < second_body and line.reason == rules.DATE
-        if before or under_lead:
+    for line in _head_lines(page):
+        # Under the first paragraph (the title and lead printed as one block), only a line
+        # that is a date: a paragraph's date is not the story's.
+        above = line.line_no < first_body
+        if line.reason == rules.DATE or (
+            above and line.reason not in (rules.CAPTION, rules.CREDIT)
+        ):
             date = parse_date(line.text)
             if date:
                 return date

@@ -3,11 +3,12 @@
 Runs the benchmark's own scorer (evaluate.py) on its pages, once for archiver
 (``archiver clean --json``) and, with --anchors, for the anchor extractors, and
 prints bow and sh4 precision/recall/F1 per input kind. With --metadata it also says how
-often a text dump's title and date (found in the text alone) agree with those of the
+often a text dump's title, date and author (found in the text alone) agree with those of the
 same page's HTML (from its metadata): the benchmark has no gold metadata, and the HTML's
 own is what the page says of itself. Titles agree when, lower-cased and without
 punctuation, one holds the other or 60% of the dump title's words are in the HTML's;
-dates when they name the same day (a page's time zone can make them a day apart).
+dates when they name the same day (a page's time zone can make them a day apart);
+authors when one holds the other.
 
     python bench/quality.py --bench PATH/TO/bench [--kinds dump,html] [--anchors] [--metadata]
 
@@ -80,12 +81,18 @@ def titles_agree(dump_title: str, page_title: str) -> bool:
     return ours in theirs or theirs in ours or len(shared) >= 0.6 * len(set(ours.split()))
 
 
+def names_agree(ours: str, theirs: str) -> bool:
+    """True when one author string holds the other, whatever the case."""
+    return ours.lower() in theirs.lower() or theirs.lower() in ours.lower()
+
+
 def print_metadata_agreement(data: Path, limit: int = 0) -> None:
     """Print how many dumps' titles and dates agree with their HTML page's."""
     import archiver
 
     titles: Counter[str] = Counter()
     dates: Counter[str] = Counter()
+    authors: Counter[str] = Counter()
     dumps = sorted((data / "dumps").glob("*.txt"))
     for dump in dumps[:limit] if limit else dumps:
         page = data / "pages" / f"{dump.stem}.html"
@@ -100,7 +107,10 @@ def print_metadata_agreement(data: Path, limit: int = 0) -> None:
         if theirs.published:
             agree = ours.published == theirs.published[:10]
             dates["agree" if agree else "differ" if ours.published else "none"] += 1
-    for name, counts in (("titles", titles), ("dates", dates)):
+        if theirs.author:
+            agree = ours.author and names_agree(ours.author, theirs.author)
+            authors["agree" if agree else "differ" if ours.author else "none"] += 1
+    for name, counts in (("titles", titles), ("dates", dates), ("authors", authors)):
         print(
             f"dump {name} vs the HTML page's: {counts['agree']} of {counts.total()} agree, "
             f"{counts['differ']} differ, {counts['none']} not found"

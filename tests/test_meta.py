@@ -88,3 +88,22 @@ LEAD = [
 )
 def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str | None) -> None:
     assert extract_metadata(strip_chrome("\n".join(lines))).published == expected
+
+
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("By Jane Doe", "Jane Doe"),
+        ("BY JANE DOE and JOHN ROE", "JANE DOE and JOHN ROE"),
+        ("By Jane Doe March 3, 2020", "Jane Doe"),  # the date is no part of her name
+        ("By Jane Doe Updated 3/3/2020", "Jane Doe"),
+        ("By June Carter", "June Carter"),  # a month's name alone is a name
+        ("by subscription only", None),  # "By" starts a name only before a capital
+        # Within a line of the story's head, after a date or a separator
+        ("Monday, March 3, 2020 8:00 am by Jane Doe", "Jane Doe"),
+        ("Local News | By Jane Doe", "Jane Doe"),
+    ],
+)
+def test_the_author_is_the_name_of_the_byline(byline: str, author: str | None) -> None:
+    page = strip_chrome("\n".join(["Harbour City Votes To Close Coal Plant", byline, *LEAD]))
+    assert extract_metadata(page).author == author
