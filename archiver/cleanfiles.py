@@ -125,18 +125,114 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def mark_clean_dir(clean_dir: Path) -> None:
+class CleanDirRefused(ValueError):
+    """The clean folder given cannot be this archive's: another's, or the raw input's."""
+
+
+# The marker's line naming the archive whose clean files the folder holds: its database,
+# relative to the folder, so that the two can move together.
+_OWNER = "archive: "
+_MARKER_TEXT = (
+    "This folder holds the clean text of archived articles, written by archiver.\n"
+    "archiver ingest skips it: clean files are its output, never raw input.\n"
+)
+
+
+def mark_clean_dir(clean_dir: Path, db_file: str | os.PathLike[str] | None = None) -> None:
     """Leave the marker that tells ingest a folder holds clean files, not raw input.
 
     Without it, ``archiver ingest .`` would read a clean folder used with the archive
-    before (or another archive's) as new pages: copies of stored articles.
+    before (or another archive's) as new pages: copies of stored articles. With
+    ``db_file``, the marker also names the archive the folder belongs to (see
+    :func:`check_clean_dir`); a folder whose archive is gone is taken over.
     """
     marker = clean_dir / sources.CLEAN_MARKER
-    if clean_dir.is_dir() and not marker.exists():
-        marker.write_text(
-            "This folder holds the clean text of archived articles, written by archiver.\n"
-            "archiver ingest skips it: clean files are its output, never raw input.\n"
-        )
+    if not clean_dir.is_dir():
+        return
+    if marker.exists():
+        owner = clean_dir_owner(clean_dir)
+        if db_file is None or (owner is not None and _same_file(owner, db_file)):
+            return
+        if owner is not None and owner.is_file():
+            return  # another archive's: check_clean_dir refuses such a folder before a run
+    text = _MARKER_TEXT
+    if db_file is not None:
+        text += _OWNER + _relative_to(Path(db_file), clean_dir) + "\n"
+    marker.write_text(text, encoding="utf-8")
+
+
+def clean_dir_owner(clean_dir: Path) -> Path | None:
+    """The database of the archive a clean folder's marker names, or None."""
+    try:
+        text = (clean_dir / sources.CLEAN_MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        if line.startswith(_OWNER) and line[len(_OWNER) :].strip():
+            return clean_dir / line[len(_OWNER) :].strip()
+    return None
+
+
+def check_clean_dir(clean_dir: Path, db_file: str | os.PathLike[str]) -> None:
+    """Refuse a clean folder that holds another archive's clean files.
+
+    Each archive deletes the clean files that none of its articles names, so two
+    archives sharing one folder would delete each other's. A folder whose archive no
+    longer exists (moved away, deleted) is free.
+    """
+    owner = clean_dir_owner(clean_dir)
+    if owner is None or not owner.is_file() or _same_file(owner, db_file):
+        return
+    raise CleanDirRefused(
+        f"{clean_dir} holds the clean files of another archive ({os.path.normpath(owner)}): "
+        "give this archive a --clean-dir of its own"
+    )
+
+
+def check_apart_from_inputs(clean_dir: Path, inputs: Iterable[Path]) -> None:
+    """Refuse a clean folder that is an input, or holds one, unless it is a clean folder.
+
+    Marked as clean files (see :func:`mark_clean_dir`), the folder would be skipped by
+    every later ingest: its raw files never read again. A folder marked already is
+    skipped as output, the files in it too.
+    """
+    if sources.is_clean_folder(clean_dir):
+        return
+    folder = os.path.abspath(clean_dir)
+    for path in inputs:
+        given = os.path.abspath(path)
+        if given == folder:
+            raise CleanDirRefused(
+                f"the clean folder {clean_dir} is also an input: clean files are output, "
+                "give --clean-dir a folder of its own"
+            )
+        if given.startswith(folder.rstrip(os.sep) + os.sep):
+            raise CleanDirRefused(
+                f"{path} is inside the clean folder {clean_dir}: clean files are output, "
+                "give --clean-dir a folder of its own"
+            )
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), folder.resolve())
+    except ValueError:  # another drive
+        return str(path.resolve())
+
+
+def database_file(db: sqlite_utils.Database) -> str | None:
+    """The file an archive's connection reads, or None for one held in memory."""
+    for _, name, file in db.conn.execute("pragma database_list"):
+        if name == "main" and file:
+            return str(file)
+    return None
 
 
 def read_outbox(conn: sqlite3.Connection) -> list[OutboxEntry]:
@@ -229,7 +325,7 @@ def reconcile_clean_dir(db: sqlite_utils.Database, clean_dir: Path) -> tuple[int
     """
     if not clean_dir.is_dir():
         clean_dir.mkdir(parents=True, exist_ok=True)
-    mark_clean_dir(clean_dir)
+    mark_clean_dir(clean_dir, database_file(db))
     present = {p.name for p in clean_dir.iterdir() if p.suffix == ".txt" and p.is_file()}
     leftovers = [p for p in clean_dir.iterdir() if p.name.startswith(".tmp-") and _abandoned(p)]
     named = dict(
@@ -289,11 +385,11 @@ def start_writer(db: sqlite_utils.Database, clean_dir: Path | None) -> CleanFile
     """
     if clean_dir is None:
         return None
-    mark_clean_dir(clean_dir)  # a folder from before markers were left
-    for _, name, file in db.conn.execute("pragma database_list"):
-        if name == "main" and file:
-            return CleanFileWriter(str(file), clean_dir)
-    return None
+    file = database_file(db)
+    # Made now, to be marked as this archive's before any file is written in it.
+    clean_dir.mkdir(parents=True, exist_ok=True)
+    mark_clean_dir(clean_dir, file)
+    return CleanFileWriter(file, clean_dir) if file else None
 
 
 class CleanFileWriter:

@@ -15,12 +15,20 @@ from typing import Any, TypeVar
 
 import click
 
-from . import cluster, dedupe, pipeline, reprocessing, sources, store
+from . import cleanfiles, cluster, dedupe, pipeline, reprocessing, sources, store
 from . import workers as workers_module
 from .models import Article
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse an empty path (an unset shell variable): it would mean this folder."""
+    values = value if isinstance(value, tuple) else (value,)
+    if any(v is not None and not str(v).strip() for v in values):
+        raise click.BadParameter("an empty path names no file or folder (give . for this one)")
+    return value
 
 
 def clean_dir_option(help_text: str) -> Callable[[F], F]:
@@ -30,6 +38,7 @@ def clean_dir_option(help_text: str) -> Callable[[F], F]:
         default="clean",
         show_default=True,
         type=click.Path(file_okay=False),
+        callback=not_empty,
         help=help_text,
     )
 
@@ -45,6 +54,7 @@ DB_OPTION = click.option(
     default="archive.db",
     show_default=True,
     type=click.Path(dir_okay=False),
+    callback=not_empty,
     help="SQLite archive file.",
 )
 
@@ -108,7 +118,7 @@ def _terminate_as_ctrl_c() -> Iterator[None]:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), callback=not_empty)
 @DB_OPTION
 @clean_dir_option("Folder for one clean .txt file per article.")
 @click.option(
@@ -140,6 +150,30 @@ def ingest(
     if scheduler and workers is not None:
         click.echo("note: --workers does not apply with --scheduler: the cluster's"
                    " workers extract", err=True)  # fmt: skip
+    summary = run_ingest(paths, db, clean_dir, max_bytes, workers, scheduler)
+    _warn_outdated_signatures(db)
+    if summary.failed:
+        sys.exit(1)
+
+
+def run_ingest(
+    paths: Iterable[str],
+    db: str,
+    clean_dir: str,
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> pipeline.IngestSummary:
+    """Ingest with the command line's progress, failure lines, notes and summary line.
+
+    A Ctrl-C ends the command with what was stored said; errors end it with one line.
+    """
+    paths = list(paths)
+    try:
+        cleanfiles.check_apart_from_inputs(Path(clean_dir), [Path(p) for p in paths])
+        cleanfiles.check_clean_dir(Path(clean_dir), db)
+    except cleanfiles.CleanDirRefused as exc:
+        raise click.ClickException(str(exc)) from None
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).
     own = sources.archive_paths(db, clean_dir)
@@ -170,9 +204,12 @@ def ingest(
         if done.ingested or done.unchanged or done.failed:
             click.echo(f"stopped: {done.line()}; run again to resume", err=True)
         raise click.ClickException(one_line(str(exc))) from None
-    except store.NotAnArchive as exc:
+    except (store.NotAnArchive, cleanfiles.CleanDirRefused) as exc:
         raise click.ClickException(str(exc)) from None
     except store_errors() as exc:
+        done = tally.summary()
+        if done.ingested or done.unchanged or done.failed:
+            click.echo(f"stopped: {done.line()}; run again to resume", err=True)
         raise click.ClickException(
             f"cannot write the archive {db} or its clean folder {clean_dir}: {exc}"
         ) from None
@@ -180,9 +217,7 @@ def ingest(
         raise click.ClickException(str(exc)) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)
-    _warn_outdated_signatures(db)
-    if summary.failed:
-        sys.exit(1)
+    return summary
 
 
 def _warn_outdated_signatures(db: str) -> None:
@@ -405,6 +440,7 @@ def stats(db: str) -> None:
     default="raw",
     show_default=True,
     type=click.Path(file_okay=False),
+    callback=not_empty,
     help="Folder for the .warc.gz files.",
 )
 @click.option(
@@ -553,10 +589,11 @@ def fetch_command(
     if summary.warc_files:
         click.echo(f"wrote {len(summary.warc_files)} WARC file(s) in {out}", err=True)
     failed = summary.failed_count > 0
-    if then_ingest and summary.warc_files:
-        ingested = pipeline.ingest(list(summary.warc_files), db=db, clean_dir=clean_dir)
-        click.echo(ingested.line(), err=True)
-        failed = failed or ingested.failed > 0
+    if then_ingest:
+        # This run's captures, and those an interrupted run fetched but did not ingest.
+        captures = fetching.captures_to_ingest(db, summary.warc_files)
+        if captures:
+            failed = run_ingest(captures, db, clean_dir).failed > 0 or failed
     if failed:
         sys.exit(1)
 
@@ -579,7 +616,8 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
     """
     try:
         store.open_archive_read_only(db).close()
-    except store.NotAnArchive as exc:
+        cleanfiles.check_clean_dir(Path(clean_dir), db)
+    except (store.NotAnArchive, cleanfiles.CleanDirRefused) as exc:
         raise click.ClickException(str(exc)) from None
     database = store.open_db(db)
     try:
@@ -595,9 +633,8 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
     try:
         with progress(items, count, "reprocessing") as shown:
             for item in shown:
-                if item.outcome.status == pipeline.FAILED:
-                    reason = "missing from disk" if item.missing else item.outcome.record.error
-                    _echo_above(f"kept as stored: {item.outcome.record.path}: {reason}")
+                if item.kept_because:
+                    _echo_above(f"kept as stored: {item.outcome.record.path}: {item.kept_because}")
     except KeyboardInterrupt:
         click.echo("interrupted: run again to finish", err=True)
         sys.exit(interrupted_status())
@@ -607,6 +644,7 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         ) from None
     summary = tally.summary()
     click.echo(summary.line(), err=True)
-    if summary.files and summary.missing == summary.files:
-        click.echo("note: none of the raw files is where the archive says: paths are stored as"
-                   " given, so run reprocess from the folder they were ingested from", err=True)  # fmt: skip
+    if summary.files and summary.missing + summary.edited == summary.files:
+        click.echo("note: none of the raw files is where and as the archive says: paths are"
+                   " stored as given, so run reprocess from the folder they were ingested from",
+                   err=True)  # fmt: skip

@@ -11,7 +11,10 @@ later run skips what is done and an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -388,6 +391,31 @@ def open_fetch_db(path: str | Path) -> sqlite_utils.Database:
         table.create(FETCH_COLUMNS, pk="url")
         table.create_index(["outcome"])
     return db
+
+
+def captures_to_ingest(db_path: str | os.PathLike[str], this_run: Iterable[str] = ()) -> list[str]:
+    """WARC files to ingest after a fetch: this run's, and every earlier one not ingested.
+
+    An interrupted ``fetch --ingest`` run leaves captures that the run resuming it no
+    longer fetches: they are ingested then. A file no longer on disk is left out.
+    """
+    found = dict.fromkeys(this_run)
+    try:
+        db = store.open_archive_read_only(db_path)
+    except store.NotAnArchive:
+        return list(found)
+    with contextlib.closing(db.conn):
+        try:
+            rows = db.execute(
+                """select distinct warc_file from fetches
+                   where warc_file is not null
+                     and warc_file not in (select path from raw_files where status = 'ok')
+                   order by fetched_at"""
+            ).fetchall()
+        except sqlite3.OperationalError:  # no fetches table: nothing fetched yet
+            rows = []
+    found.update(dict.fromkeys(row[0] for row in rows))
+    return [path for path in found if os.path.isfile(path)]
 
 
 def save_result(db: sqlite_utils.Database, result: FetchResult) -> None:

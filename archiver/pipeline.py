@@ -477,8 +477,12 @@ def iter_ingest(
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a whole number of bytes above 0, not {max_bytes!r}")
-    db = store.open_db(db_path)
+    paths = sources.given_paths(paths)
     folder = Path(clean_dir) if clean_dir is not None else None
+    if folder is not None:  # before the archive is made: a refused run leaves nothing
+        cleanfiles.check_apart_from_inputs(folder, paths)
+        cleanfiles.check_clean_dir(folder, db_path)
+    db = store.open_db(db_path)
     writer = ArchiveWriter(db, folder)
     with writer.closing(), workers_module.fewer_collections():
         # An earlier run stopped between commit and clean files: finish its work. A clean

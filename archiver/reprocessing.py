@@ -44,15 +44,16 @@ class ReprocessSummary:
     dropped: int
     failed: int
     missing: int
+    edited: int = 0
 
     def line(self) -> str:
         """The one-line summary printed at the end of a run."""
-        kept = self.failed + self.missing
+        kept = self.failed + self.missing + self.edited
         return (
             f"{counted(self.files, 'raw file')} re-read: {counted(self.changed, 'article')} "
             f"changed, {self.unchanged} unchanged, {self.added} new, {self.dropped} dropped; "
             f"{counted(kept, 'file')} kept as stored ({self.missing} missing from disk, "
-            f"{self.failed} failing now)"
+            f"{self.edited} changed on disk, {self.failed} failing now)"
         )
 
 
@@ -66,6 +67,20 @@ class Rederived:
     added: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     missing: bool = False
+    # Its bytes differ from those ingested: not the input its articles came from.
+    edited: bool = False
+
+    @property
+    def kept_because(self) -> str | None:
+        """Why what the archive holds of the file was kept as it was, or None."""
+        if self.missing:
+            return "missing from disk"
+        if self.edited:
+            return EDITED
+        return self.outcome.record.error if self.outcome.status == FAILED else None
+
+
+EDITED = "changed on disk since it was ingested (archiver ingest takes it as it reads now)"
 
 
 #: Rows of raw_files read at a time by stored_raw_paths.
@@ -124,8 +139,10 @@ def iter_reprocess(
     Raises store.NotAnArchive for a path that holds no archive (a mistyped one).
     """
     store.open_archive_read_only(db_path).close()
-    db = store.open_db(db_path)
     folder = Path(clean_dir) if clean_dir is not None else None
+    if folder is not None:
+        cleanfiles.check_clean_dir(folder, db_path)
+    db = store.open_db(db_path)
     writer = ArchiveWriter(db, folder)
     with writer.closing(), workers_module.fewer_collections():
         paths = stored_raw_paths(db, only_outdated)
@@ -153,6 +170,13 @@ def _rederive(writer: ArchiveWriter, outcome: FileOutcome) -> Rederived:
         # The stored articles stay: a raw file gone or unreadable is no reason to lose them.
         missing = not os.path.lexists(path)
         return Rederived(outcome, missing=missing)
+    # Reprocessing re-derives the bytes that were ingested. Other bytes under the stored
+    # name are another input (edited, or another project's file when the run is not in
+    # the folder the paths are relative to): replacing the articles with them would lose
+    # what was stored, so that is left to ingest, which is asked for those files.
+    stored = writer.db.execute("select sha256 from raw_files where path = ?", [path]).fetchone()
+    if stored and stored[0] and outcome.record.sha256 and stored[0] != outcome.record.sha256:
+        return Rederived(outcome, edited=True)
     before = _stored_fields(writer.db, path)
     writer.save(outcome)
     after = _stored_fields(writer.db, path)
@@ -192,7 +216,7 @@ class ReprocessTally:
 
     def __init__(self) -> None:
         self.counts = dict.fromkeys(("files", *self.KINDS), 0)
-        self.failed = self.missing = 0
+        self.failed = self.missing = self.edited = 0
 
     def add(self, item: Rederived) -> Rederived:
         """Count one re-derived raw file and hand it back."""
@@ -200,9 +224,12 @@ class ReprocessTally:
         for kind in self.KINDS:
             self.counts[kind] += len(getattr(item, kind))
         self.missing += item.missing
+        self.edited += item.edited
         self.failed += item.outcome.status == FAILED and not item.missing
         return item
 
     def summary(self) -> ReprocessSummary:
         """The counts so far."""
-        return ReprocessSummary(failed=self.failed, missing=self.missing, **self.counts)
+        return ReprocessSummary(
+            failed=self.failed, missing=self.missing, edited=self.edited, **self.counts
+        )

@@ -98,11 +98,12 @@ def iter_raw_files(
     and hidden files and folders are skipped, as are the files and folders in ``skip``
     (the archive's own, see :func:`archive_paths`: ``archiver ingest .`` must not read
     the database it writes, nor its clean files as new pages) and every folder of clean
-    files archiver wrote (it holds CLEAN_MARKER), whichever archive it belongs to.
+    files archiver wrote (it holds CLEAN_MARKER), whichever archive it belongs to, with
+    the files in it, even named one by one.
     """
     skipped = _matcher(skip)
     for path in _distinct_inputs(paths):
-        if skipped(path):
+        if skipped(path) or (not path.is_dir() and is_clean_folder(path.parent)):
             continue
         if path.is_dir():
             for root, dirs, files in os.walk(path, followlinks=False):
@@ -126,13 +127,15 @@ def given_paths(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
     file system); bytes name no path here.
     """
     if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
+        paths = [paths]
     if isinstance(paths, (bytes, bytearray)):
         raise TypeError("give paths as str or pathlib.Path, not bytes")
     found = []
     for path in paths:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"give paths as str or pathlib.Path, not {type(path).__name__}")
+        if not os.fspath(path):  # Path("") is "."; an unset variable must not mean it
+            raise ValueError("an empty path names no file or folder (give '.' for this one)")
         found.append(Path(path))
     return found
 
@@ -190,6 +193,8 @@ def skipped_inputs(
             found.append((path, "the archive's own output, not raw input"))
         elif path.is_dir() and is_clean_folder(path):
             found.append((path, "a folder of clean files archiver wrote, not raw input"))
+        elif not path.is_dir() and is_clean_folder(path.parent):
+            found.append((path, "in a folder of clean files archiver wrote, not raw input"))
     return found
 
 
@@ -200,18 +205,31 @@ def count_raw_files(
     return sum(1 for _ in iter_raw_files(paths, skip))
 
 
+#: What a file that grows while it is read is read on by, at a time.
+READ_CHUNK = 1024 * 1024
+
+
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a file's bytes as stored, refusing files over max_bytes and non-regular files."""
     try:
         with open_regular(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
-                raise InputError(f"file too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
-            data = handle.read(max_bytes + 1)
+                raise InputError(
+                    f"file too large ({size_text(size)}; the limit is {size_text(max_bytes)})"
+                )
+            # What fstat says is there, and one byte more to see a file grown since; not
+            # max_bytes: a read allocates what it is asked for first.
+            data = handle.read(size + 1)
+            while len(data) > size and len(data) <= max_bytes:  # still growing
+                more = handle.read(min(max_bytes + 1 - len(data), READ_CHUNK))
+                if not more:
+                    break
+                data += more
     except OSError as exc:
         raise InputError(os_error_reason(path, exc)) from None
     if len(data) > max_bytes:
-        raise InputError(f"file too large (over {_mb(max_bytes)})")
+        raise InputError(f"file too large (over {size_text(max_bytes)})")
     return data
 
 
@@ -284,7 +302,7 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
             while chunk := stream.read(1024 * 1024):
                 out.write(chunk)
                 if out.tell() > max_bytes:
-                    raise InputError(f"gzip inflates past the {_mb(max_bytes)} limit")
+                    raise InputError(f"gzip inflates past the {size_text(max_bytes)} limit")
     except (EOFError, OSError, zlib.error) as exc:
         raise InputError(f"damaged gzip data: {exc}") from None
     return out.getvalue()
@@ -439,8 +457,8 @@ def _checked_text(text: str) -> str:
     return text
 
 
-def _mb(n: int) -> str:
-    """A size for a message: in MB, or in bytes where MB would read 0.0."""
+def size_text(n: int) -> str:
+    """A size for a message: in MiB, or in bytes where MiB would read 0.0."""
     if n < 100 * 1024:
-        return f"{n:,} bytes"
-    return f"{n / (1024 * 1024):.1f} MB"
+        return "1 byte" if n == 1 else f"{n:,} bytes"
+    return f"{n / (1024 * 1024):.1f} MiB"

@@ -100,6 +100,28 @@ class NotAnArchive(Exception):
     """A database file that is missing, not SQLite, or holds no archive."""
 
 
+def _open_in_read_only_folder(path: str | os.PathLike[str]) -> tuple[sqlite3.Connection, set[str]]:
+    """Open an archive in a folder that cannot be written (a read-only mount, a DVD).
+
+    A reader of a WAL database makes its shared-memory file beside it, which such a
+    folder refuses. Read as immutable, it needs none: right only when every committed
+    change is in the database file itself, not in a write-ahead log left beside it.
+    """
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise NotAnArchive(
+            f"cannot read {path}: its folder is read-only and changes are still in its "
+            f"write-ahead log ({wal.name}); copy the archive and its -wal file somewhere "
+            "writable and read it there"
+        )
+    uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        return conn, {row[0] for row in conn.execute("select name from sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None
+
+
 def open_archive_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open an existing archive to read it, changing nothing; raise NotAnArchive if it is none."""
     if not Path(path).is_file():
@@ -108,6 +130,10 @@ def open_archive_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Databas
     try:
         conn = sqlite3.connect(uri, uri=True)
         tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) or os.access(Path(path).resolve().parent, os.W_OK):
+            raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None
+        conn, tables = _open_in_read_only_folder(path)
     except sqlite3.DatabaseError as exc:
         raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None
     if not {"articles", "removed_lines", "raw_files"} <= tables:

@@ -7,6 +7,7 @@ already-fetched check sees them as one.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
@@ -131,20 +132,28 @@ def host_of(url: str) -> str:
 
 
 def read_url_list(lines: Iterable[str]) -> list[str]:
-    """The URLs of a list file: one a line; blank lines and ``#`` comments ignored."""
+    """The URLs of a list file: one a line; blank lines and ``#`` comments ignored.
+
+    A line is one URL, spaces included (fetched as %20, as a browser does): cutting it
+    at a space would fetch another page without a word. A comment after a URL follows a
+    space. A byte order mark (a list saved by Notepad or Excel) is no part of the URL.
+    """
     urls = []
     for line in lines:
-        text = line.strip()
+        text = _INLINE_COMMENT.sub("", line.lstrip("\ufeff")).strip()
         if text and not text.startswith("#"):
-            urls.append(text.split()[0])
+            urls.append(text)
     return urls
+
+
+_INLINE_COMMENT = re.compile(r"\s+#.*$", re.S)
 
 
 def read_url_file(path: str) -> list[str]:
     """The URLs listed in a UTF-8 file (``-`` for standard input)."""
     if path == "-":
         return read_url_list(sys.stdin)
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return read_url_list(handle)
 
 

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import os
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -195,11 +196,11 @@ def _record_doc(
 ) -> RawDoc:
     stream = record.content_stream()
     try:
-        data = stream.read(max_bytes + 1)
+        data = stream.read(min(max_bytes, sys.maxsize - 1) + 1)
     except Exception as exc:  # warcio surfaces zlib/chunking errors from the payload
         raise InputError(f"damaged record payload: {exc}") from None
     if len(data) > max_bytes:
-        raise InputError(f"record too large (over {max_bytes // (1024 * 1024)} MB)")
+        raise InputError(f"record too large (over {sources.size_text(max_bytes)})")
     # The payload ended before the record's Content-Length: the capture was cut short.
     missing = getattr(record.raw_stream, "limit", 0)
     if isinstance(missing, int) and missing > 0:

@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from archiver import cleanfiles
 from archiver.cli import main
@@ -197,3 +197,97 @@ def test_a_clean_folder_new_to_the_archive_gets_every_article(
         path.unlink()
     ingest([seeds_dir], db=db, clean_dir=second)
     assert all(path.exists() for path in gone)
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_a_clean_folder_of_another_archive_is_refused_and_left_as_it_was(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    (tmp_path / "japan").mkdir()
+    (tmp_path / "other").mkdir()
+    for seed in seeds[:3]:
+        seed.rename(tmp_path / "japan" / seed.name)
+    for seed in seeds[3:]:
+        seed.rename(tmp_path / "other" / seed.name)
+    assert _cli("ingest", "japan", "--db", "japan.db").exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "clean").glob("*.txt"))
+    assert len(before) == 3
+    # With the default clean/ too, each archive would delete the other's files.
+    refused = _cli("ingest", "other", "--db", "other.db")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "Error: clean holds the clean files of another archive (japan.db): give this "
+        "archive a --clean-dir of its own\n"
+    )
+    assert not (tmp_path / "other.db").exists()  # refused before the archive is made
+    assert _cli("ingest", "other", "--db", "other.db", "--clean-dir", "c2").exit_code == 0
+    refused = _cli("reprocess", "--db", "other.db")
+    assert refused.exit_code == 1 and "another archive (japan.db)" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "clean").glob("*.txt")) == before
+    # Its own archive goes on using it; once that archive is gone, the folder is free.
+    assert _cli("reprocess", "--db", "japan.db").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "clean").glob("*.txt")) == before
+    (tmp_path / "japan.db").unlink()
+    assert _cli("reprocess", "--db", "other.db").exit_code == 0
+    assert len(list((tmp_path / "clean").glob("*.txt"))) == 2  # japan's files removed now
+
+
+def test_an_archive_and_its_clean_folder_move_together(seeds_dir: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    seeds_dir.rename(project / "raw")
+    db, clean = project / "archive.db", project / "clean"
+    assert (
+        _cli("ingest", str(project / "raw"), "--db", str(db), "--clean-dir", str(clean)).exit_code
+        == 0
+    )
+    project.rename(tmp_path / "moved")
+    moved = tmp_path / "moved"
+    again = _cli(
+        "reprocess", "--db", str(moved / "archive.db"), "--clean-dir", str(moved / "clean")
+    )
+    assert again.exit_code == 0, again.output
+    assert "another archive" not in again.output
+
+
+@pytest.mark.parametrize("clean_dir", ["raw", "raw/sub", "."])
+def test_a_clean_folder_that_is_or_holds_the_input_is_refused(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_dir: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in seeds_dir.iterdir())
+    refused = _cli("ingest", "raw/" if clean_dir != "raw/sub" else "raw", "--clean-dir", clean_dir)
+    if clean_dir == "raw/sub":  # a clean folder inside the input is skipped, as always
+        assert refused.exit_code == 0, refused.output
+        assert "5 ingested" in refused.stderr
+        return
+    assert refused.exit_code == 1
+    assert "give --clean-dir a folder of its own" in refused.stderr
+    assert "Traceback" not in refused.output
+    # Nothing written: no marker that would have every later ingest skip raw/.
+    assert sorted(p.name for p in seeds_dir.iterdir()) == before
+    assert not (tmp_path / "archive.db").exists()
+    assert "5 ingested" in _cli("ingest", "raw").stderr
+
+
+def test_a_clean_file_named_as_input_is_not_ingested(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _cli("ingest", "raw").exit_code == 0
+    written = sorted((tmp_path / "clean").glob("*.txt"))[0]
+    # In this archive's own clean folder: skipped, as the folder is.
+    name = str(written.relative_to(tmp_path))
+    own = _cli("ingest", name)
+    assert own.exit_code == 0
+    assert f"note: skipped {name}: in a folder of clean files archiver wrote" in own.stderr
+    # In another archive's clean folder, named with another --clean-dir: skipped.
+    other = _cli("ingest", str(written), "--db", "b.db", "--clean-dir", "clean-b")
+    assert other.exit_code == 0
+    assert f"note: skipped {written}: in a folder of clean files archiver wrote" in other.stderr
+    assert _count(tmp_path / "b.db", "select count(*) from articles") == 0

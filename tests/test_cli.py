@@ -46,7 +46,7 @@ def test_ingest_prints_a_summary_and_is_idempotent(seeds_dir: Path, tmp_path: Pa
     second = _run("ingest", str(seeds_dir), "--db", db, "--clean-dir", clean)
     assert "0 ingested, 5 unchanged, 0 failed" in second.stderr
     one = sorted(seeds_dir.glob("*.txt"))[0]
-    single = _run("ingest", str(one), "--db", str(tmp_path / "one.db"), "--clean-dir", clean)
+    single = _run("ingest", str(one), "--db", str(tmp_path / "one.db"), "--clean-dir", clean + "1")
     assert single.stderr.endswith("1 ingested, 0 unchanged, 0 failed (1 article stored)\n")
 
 
@@ -726,6 +726,101 @@ def test_reprocess_from_another_folder_says_where_to_run_it(
     assert result.exit_code == 0, result.stderr
     assert "5 files kept as stored (5 missing from disk" in result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "note: none of the raw files is where the archive says: paths are stored as given, "
-        "so run reprocess from the folder they were ingested from"
+        "note: none of the raw files is where and as the archive says: paths are stored as "
+        "given, so run reprocess from the folder they were ingested from"
     )
+
+
+def test_reprocess_from_another_projects_folder_loses_no_article(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    for project, files in (("a", seeds[:2]), ("b", seeds[2:3])):
+        (tmp_path / project / "raw").mkdir(parents=True)
+        for name, seed in zip(("one.txt", "two.txt"), files, strict=False):
+            (tmp_path / project / "raw" / name).write_bytes(seed.read_bytes())
+    monkeypatch.chdir(tmp_path / "a")
+    assert _run("ingest", "raw").exit_code == 0
+    db, clean = tmp_path / "a" / "archive.db", tmp_path / "a" / "clean"
+    before = _titles(db)
+    clean_files = sorted(p.name for p in clean.glob("*.txt"))
+    # From project b's folder, raw/one.txt is b's own file and raw/two.txt is missing.
+    monkeypatch.chdir(tmp_path / "b")
+    result = _run("reprocess", "--db", str(db), "--clean-dir", str(clean))
+    assert result.exit_code == 0, result.stderr
+    assert "kept as stored: raw/one.txt: changed on disk since it was ingested" in result.stderr
+    assert "0 new, 0 dropped; 2 files kept as stored" in result.stderr
+    assert "run reprocess from the folder they were ingested from" in result.stderr
+    assert _titles(db) == before
+    assert sorted(p.name for p in clean.glob("*.txt")) == clean_files
+    # Ingest, asked for that file, takes it as it reads now.
+    assert _run("ingest", "raw/one.txt", "--db", str(db), "--clean-dir", str(clean)).exit_code == 0
+    assert _titles(db) != before
+
+
+def _titles(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select raw_path, title from articles order by raw_path").fetchall()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["ingest", ""], ["ingest", "raw", "--db", ""], ["ingest", "raw", "--clean-dir", ""],
+     ["reprocess", "--db", ""], ["fetch", "https://example.org/", "--out", ""]],
+)  # fmt: skip
+def test_an_empty_path_is_refused_not_taken_for_this_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "notes.txt").write_text("My own notes, not a page to archive.\n" * 20)
+    result = _run(*arguments)
+    assert result.exit_code == 2
+    assert "an empty path names no file or folder" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "raw"]
+
+
+def test_a_huge_size_limit_reads_files_as_any_limit_does(seeds_dir: Path, tmp_path: Path) -> None:
+    result = _run("ingest", str(seeds_dir), "--db", str(tmp_path / "a.db"),
+                  "--clean-dir", str(tmp_path / "c"), "--max-bytes", str(2**63))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "5 ingested, 0 unchanged, 0 failed" in result.stderr
+
+
+@pytest.fixture
+def read_only_view(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(a folder, the same folder mounted read-only): root ignores file modes, not mounts."""
+    source, view = tmp_path / "archive-folder", tmp_path / "read-only"
+    source.mkdir()
+    view.mkdir()
+    mounted = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(source), str(view)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only view here: {mounted.stderr.strip()}")
+    try:
+        yield source, view
+    finally:
+        subprocess.run(["umount", "--lazy", str(view)], check=False)
+
+
+def test_stats_reads_an_archive_in_a_read_only_folder(
+    seeds_dir: Path, read_only_view: tuple[Path, Path]
+) -> None:
+    source, view = read_only_view
+    assert _run("ingest", str(seeds_dir), "--db", str(source / "archive.db"),
+                "--clean-dir", str(source / "clean")).exit_code == 0  # fmt: skip
+    result = _run("stats", "--db", str(view / "archive.db"))
+    assert result.exit_code == 0, result.output
+    assert "Sputnik" in result.stdout
+    # While another process writes it elsewhere, its committed changes are read too.
+    writer = sqlite3.connect(source / "archive.db")
+    try:
+        writer.execute("pragma wal_autocheckpoint = 0")
+        with writer:
+            writer.execute("update articles set source = 'Changed' where source = 'TASS'")
+        during = _run("stats", "--db", str(view / "archive.db"))
+    finally:
+        writer.close()
+    assert during.exit_code == 0, during.output
+    assert "Changed" in during.stdout and "TASS" not in during.stdout

@@ -26,7 +26,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver import fetch
 from archiver.cli import main
 from archiver.robots import parse_retry_after, parse_robots
-from archiver.urls import UrlRefused, normalize_url, read_url_list
+from archiver.urls import UrlRefused, normalize_url, read_url_file, read_url_list
 
 from .conftest import run_on_a_terminal
 
@@ -723,6 +723,37 @@ def test_fetch_then_ingest_gives_the_articles_with_their_url(site: Site, tmp_pat
     assert "fourteen part-time posts" in texts[1] and "Cookie settings" not in texts[1]
 
 
+def test_fetch_ingest_resumed_ingests_what_the_stopped_run_fetched(
+    site: Site, tmp_path: Path
+) -> None:
+    db, raw, clean = tmp_path / "archive.db", tmp_path / "raw", tmp_path / "clean"
+    first, second = f"{site.base}/articles/a", f"{site.base}/articles/b"
+    # A run stopped after fetching the first page, before its ingest.
+    assert next(fetch.iter_fetch([first], db, fast(raw))).outcome == fetch.FETCHED
+    arguments = ["fetch", first, second, "--db", str(db), "--out", str(raw),
+                 "--clean-dir", str(clean), "--delay", "0.1", "--ingest"]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "1 fetched" in result.stderr and "1 already fetched" in result.stderr
+    assert "2 ingested, 0 unchanged, 0 failed (2 articles stored)" in result.stderr
+    # Run again, nothing is left to fetch or ingest.
+    again = CliRunner().invoke(main, arguments)
+    assert again.exit_code == 0 and "ingested" not in again.stderr
+
+
+def test_fetch_ingest_ends_a_clean_folder_error_with_one_line(site: Site, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    arguments = ["fetch", f"{site.base}/articles/a", "--db", str(tmp_path / "a.db"),
+                 "--out", str(tmp_path / "raw"), "--delay", "0.1", "--ingest",
+                 "--clean-dir", str(tmp_path / "afile" / "sub")]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: cannot write the archive {tmp_path / 'a.db'} or its clean folder "
+    )
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
 @pytest.mark.parametrize(("status", "outcome"), [(404, "fetched"), (503, "failed")])
 def test_missing_robots_allows_and_unreachable_robots_forbids(
     site: Site, tmp_path: Path, status: int, outcome: str
@@ -845,6 +876,17 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
 def test_url_list_skips_comments_and_blank_lines() -> None:
     lines = ["# header", "", "https://example.org/a  # the first", "   ", "https://example.org/b"]
     assert read_url_list(lines) == ["https://example.org/a", "https://example.org/b"]
+
+
+def test_url_list_keeps_each_line_whole_and_drops_a_byte_order_mark(tmp_path: Path) -> None:
+    listed = tmp_path / "urls.txt"
+    # Saved by Notepad: a byte order mark first; a URL typed with spaces; a line of words.
+    listed.write_text("https://example.org/a\nhttps://example.org/a b\nnot a url\n", "utf-8-sig")
+    wanted = read_url_file(str(listed))
+    assert wanted == ["https://example.org/a", "https://example.org/a b", "not a url"]
+    assert normalize_url(wanted[1]) == "https://example.org/a%20b"  # not /a: another page
+    with pytest.raises(UrlRefused, match="'not a url' is not an absolute"):
+        normalize_url(wanted[2])
 
 
 class _OldServerPage(BaseHTTPRequestHandler):

@@ -651,6 +651,10 @@ def test_one_path_given_alone_is_one_path(tmp_path: Path, monkeypatch: pytest.Mo
         ingest(b"raw", db="c.db")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_bytes"):
         ingest(["raw"], db="d.db", max_bytes=None)  # type: ignore[arg-type]
+    # An unset variable is no path: not this folder.
+    with pytest.raises(ValueError, match="an empty path names no file"):
+        ingest(os.environ.get("ARCHIVER_UNSET_RAW", ""), db="e.db", clean_dir="clean-e")
+    assert not (tmp_path / "e.db").exists()
 
 
 def test_reprocess_of_a_mistyped_archive_is_refused_and_makes_nothing(tmp_path: Path) -> None:
