@@ -34,6 +34,8 @@ from . import sources
 from .models import Article
 
 MAX_SLUG_CHARS = 60
+# Letters below this code point are Latin ones (Basic Latin to Latin Extended-B).
+LATIN_END = "\u0250"
 #: Batches of entries handed to the thread and not yet written: the writer waits when
 #: the file system falls this far behind, so that the backlog stays small.
 BACKLOG_BATCHES = 2
@@ -49,7 +51,9 @@ OutboxEntry = tuple[int, str, str, str]
 ABANDONED_AFTER_SECONDS = 3600.0
 
 # The clean file names clean_file_name() makes: DATE_slug_ID.txt
-_CLEAN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)_[a-z0-9-]*_(?P<id>[0-9a-f]{12})\.txt$")
+_CLEAN_NAME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}|undated)_[^\W_]+(?:-[^\W_]+)*_(?P<id>[0-9a-f]{12})\.txt$"
+)
 
 
 def clean_file_name(article: Article) -> str:
@@ -59,12 +63,25 @@ def clean_file_name(article: Article) -> str:
 
 
 def slugify(text: str) -> str:
-    """ASCII words joined by hyphens, cut at a word boundary."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    """Lower-case words joined by hyphens, cut at a word boundary.
+
+    Latin accents go (café: cafe), letters of every script stay: a Russian or Korean title
+    names its file as an English one does, not ``untitled``. A word longer than the
+    whole slug (a Chinese or Japanese title has no spaces) is cut.
+    """
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text):
+        # Only a Latin letter's accents: in other scripts a mark makes another letter
+        # (Russian й, Japanese が).
+        if unicodedata.combining(ch) and kept and kept[-1] < LATIN_END:
+            continue
+        kept.append(ch)
+    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFC", "".join(kept)).lower())
     slug = ""
     for word in words:
         if len(slug) + len(word) + 1 > MAX_SLUG_CHARS:
+            if not slug:
+                slug = word[:MAX_SLUG_CHARS]
             break
         slug = f"{slug}-{word}" if slug else word
     return slug

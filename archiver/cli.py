@@ -347,37 +347,52 @@ def one_line(text: str) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per article (JSON Lines).")
 def clean_command(files: tuple[str, ...], as_json: bool) -> None:
-    """Print the clean body of each FILE, without touching any database.
+    """Print the clean body of each FILE (- for standard input), touching no database.
 
     With several articles (several files, or a WARC capture of several pages), each
     body comes under a header line, ==> FILE <== (with the page's URL for a capture).
     """
     failed = 0
     headed = len(files) > 1
-    for name in files:
-        outcome = pipeline.process_file(Path(name))
-        failures = [(name, outcome.record.error)] if outcome.status == pipeline.FAILED else []
-        failures += [(record.path, record.error) for record in outcome.record_failures]
-        headed = headed or len(outcome.articles) > 1
-        for article in outcome.articles:
-            if as_json:
-                click.echo(json.dumps(article_json(name, article), ensure_ascii=False))
-                continue
-            if headed:
-                click.echo(one_line(clean_header(name, article)))
-            click.echo(article.text)
-            click.echo()
-        # Said as ingest says them: a capture's records that failed, damaged or cut short.
-        for path, reason in failures:
-            failed += 1
-            click.echo(one_line(f"failed: {path}: {reason}"), err=True)
-            if as_json:
-                error = {"path": path, "error": reason, "text": ""}
-                click.echo(json.dumps(error, ensure_ascii=False))
-        for warning in outcome.warnings:
-            click.echo(one_line(f"warning: {name}: {warning}"), err=True)
+    try:
+        for name in files:
+            failed += _clean_one(name, as_json, headed)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(interrupted_status())
     if failed:
         sys.exit(1)
+
+
+def _clean_one(name: str, as_json: bool, headed: bool) -> int:
+    """Print one input's clean bodies (or JSON objects); the number of failures said."""
+    failed = 0
+    if name == "-":  # a page piped in: `curl URL | archiver clean -`
+        data = sys.stdin.buffer.read(sources.DEFAULT_MAX_BYTES + 1)
+        outcome = pipeline.process_file(Path("-"), data=data)
+    else:
+        outcome = pipeline.process_file(Path(name))
+    failures = [(name, outcome.record.error)] if outcome.status == pipeline.FAILED else []
+    failures += [(record.path, record.error) for record in outcome.record_failures]
+    headed = headed or len(outcome.articles) > 1
+    for article in outcome.articles:
+        if as_json:
+            click.echo(json.dumps(article_json(name, article), ensure_ascii=False))
+            continue
+        if headed:
+            click.echo(one_line(clean_header(name, article)))
+        click.echo(article.text)
+        click.echo()
+    # Said as ingest says them: a capture's records that failed, damaged or cut short.
+    for path, reason in failures:
+        failed += 1
+        click.echo(one_line(f"failed: {path}: {reason}"), err=True)
+        if as_json:
+            error = {"path": path, "error": reason, "text": ""}
+            click.echo(json.dumps(error, ensure_ascii=False))
+    for warning in outcome.warnings:
+        click.echo(one_line(f"warning: {name}: {warning}"), err=True)
+    return failed
 
 
 def clean_header(path: str, article: Article) -> str:

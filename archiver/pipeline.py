@@ -112,6 +112,11 @@ def clean(raw: str | bytes, path: str = "<input>") -> Article:
     A TypeError says what to give instead of a file's path or an open file.
     """
     if isinstance(raw, str):
+        if _names_a_file(raw):
+            raise TypeError(
+                f"clean() takes a page's text or bytes, and {raw!r} is a file's name: "
+                "clean(Path(name).read_bytes())"
+            )
         # surrogatepass: a lone surrogate becomes undecodable bytes, read as U+FFFD.
         data = raw.encode("utf-8", "surrogatepass")
     elif isinstance(raw, (bytes, bytearray, memoryview)):
@@ -124,17 +129,30 @@ def clean(raw: str | bytes, path: str = "<input>") -> Article:
     return articles_from_bytes(path, data, sources.DEFAULT_MAX_BYTES)[1][0]
 
 
+def _names_a_file(text: str) -> bool:
+    """True for a string that is a file's path, not a page: one short line naming a file."""
+    if len(text) > 4096 or "\n" in text or not text.strip():
+        return False
+    try:
+        return os.path.isfile(text)
+    except (OSError, ValueError):  # a NUL character, a name too long
+        return False
+
+
 def process_file(
     path: Path,
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     known: Callable[[str], tuple[str | None, str | None]] | None = None,
     named_as: Path | None = None,
+    data: bytes | None = None,
 ) -> FileOutcome:
     """Read, decode and clean one raw file; never raises for bad input.
 
     ``known(path)`` gives the sha256 and extractor version stored for the path, so
     an unchanged file is recognised without being cleaned again. ``named_as`` is the
     path the archive knows the file by, when it is read by another spelling of it.
+    ``data`` is the input's bytes when they were read already (from standard input):
+    a page or a text dump, not a capture.
     """
     # A name that is not UTF-8 fails, stored escaped. The name is checked, not the path
     # read: a Dask worker may read it under a working folder whose own name is not UTF-8.
@@ -142,10 +160,13 @@ def process_file(
     name = sources.path_text(named)
     sha256 = size = None
     try:
-        sources.check_name(named)
-        if warc.is_capture(path):
-            return process_capture(path, max_bytes, known, named_as)
-        data = sources.read_bytes(path, max_bytes)
+        if data is None:
+            sources.check_name(named)
+            if warc.is_capture(path):
+                return process_capture(path, max_bytes, known, named_as)
+            data = sources.read_bytes(path, max_bytes)
+        elif len(data) > max_bytes:
+            raise InputError(f"input too large (over {sources.size_text(max_bytes)})")
         sha256, size = hashlib.sha256(data).hexdigest(), len(data)
         if known is not None and known(name) == (sha256, EXTRACTOR_VERSION):
             record = store.RawFileRecord(

@@ -291,3 +291,25 @@ def test_a_clean_file_named_as_input_is_not_ingested(
     assert other.exit_code == 0
     assert f"note: skipped {written}: in a folder of clean files archiver wrote" in other.stderr
     assert _count(tmp_path / "b.db", "select count(*) from articles") == 0
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        (
+            "Abe-Putin meeting set for Jan. 22 in Moscow",
+            "abe-putin-meeting-set-for-jan-22-in-moscow",
+        ),
+        ("Café crème: Ångström über alles", "cafe-creme-angstrom-uber-alles"),
+        ("Мастера вкуса: самый крутой", "мастера-вкуса-самый-крутой"),  # й stays й
+        ("‘그녀말’ 남상미 연기", "그녀말-남상미-연기"),
+        ("商品の改造が商標法違反に！？", "商品の改造が商標法違反に"),  # が stays が
+        ("中" * 100, "中" * 60),  # no spaces: the one word is cut
+        ("— — —", ""),
+    ],
+)
+def test_a_clean_file_is_named_by_its_title_in_any_script(title: str, slug: str) -> None:
+    assert cleanfiles.slugify(title) == slug
+    # A name made from it is one this tool removes when its article goes.
+    name = f"undated_{slug or 'untitled'}_0123456789ab.txt"
+    assert cleanfiles._CLEAN_NAME.match(name)

@@ -172,6 +172,15 @@ def test_clean_prints_plain_text_and_reports_bad_files(seeds_dir: Path, tmp_path
     assert f"failed: {tmp_path / 'empty.txt'}: empty file" in result.stderr
 
 
+def test_clean_reads_a_page_piped_in(seeds_dir: Path) -> None:
+    seed = sorted(seeds_dir.glob("*.txt"))[1]
+    piped = CliRunner().invoke(main, ["clean", "-"], input=seed.read_bytes())
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout == _run("clean", str(seed)).stdout
+    empty = CliRunner().invoke(main, ["clean", "-"], input=b"")
+    assert empty.exit_code == 1 and empty.stderr == "failed: -: empty file\n"
+
+
 def test_clean_of_several_files_heads_each_body_with_its_file(seeds_dir: Path) -> None:
     first, second = (str(p) for p in sorted(seeds_dir.glob("*.txt"))[:2])
     alone = _run("clean", second)

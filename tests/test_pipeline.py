@@ -677,6 +677,15 @@ def test_clean_says_what_to_give_instead_of_a_path_or_a_file(given: object, said
         clean(given)  # type: ignore[arg-type]
 
 
+def test_clean_of_a_files_name_says_to_read_the_file(seeds_dir: Path) -> None:
+    from archiver import clean
+
+    name = str(sorted(seeds_dir.glob("*.txt"))[0])
+    with pytest.raises(TypeError, match=re.escape(f"{name!r} is a file's name")):
+        clean(name)
+    assert clean(Path(name).read_bytes()).title
+
+
 def test_clean_takes_text_with_a_lone_surrogate_and_bytes_like_views() -> None:
     from archiver import clean
 
