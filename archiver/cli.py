@@ -17,7 +17,7 @@ import click
 
 from . import cleanfiles, cluster, dedupe, pipeline, reprocessing, sources, store
 from . import workers as workers_module
-from .models import Article
+from .models import Article, counted
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -427,7 +427,7 @@ def article_json(path: str, article: Article) -> dict[str, object]:
 @main.command()
 @DB_OPTION
 def stats(db: str) -> None:
-    """Counts of articles by source and language, and of removed lines by reason."""
+    """Totals, then counts of articles by source and language, removed lines by reason."""
     try:
         database = store.open_archive_read_only(db)
     except store.NotAnArchive as exc:
@@ -563,6 +563,10 @@ def fetch_command(
         refetch=refetch,
     )
     total = len(url_lists.unique_urls(wanted))
+    if total < len(wanted):
+        twice = len(wanted) - total
+        click.echo(f"note: {counted(twice, 'URL')} given more than once (the same page once"
+                   " normalised) fetched once", err=True)  # fmt: skip
     results: list[fetching.FetchResult] = []
     hosts: dict[str, int] = {}
 
@@ -583,9 +587,10 @@ def fetch_command(
                 results.append(result)
                 hosts[result.host] = hosts.get(result.host, 0) + 1
                 if result.outcome not in (fetching.FETCHED, fetching.ALREADY):
-                    why = (
-                        result.error
-                        or f"{result.content_type or 'no Content-Type'} is not HTML (see --all-types)"
+                    why = result.error or (
+                        f"{result.content_type} is not HTML (see --all-types)"
+                        if result.content_type
+                        else "no Content-Type, so not taken for HTML (see --all-types)"
                     )
                     _echo_above(f"{result.outcome}: {result.url}: {why}")
                 if bar is not None:

@@ -71,6 +71,30 @@ DATABASE_COMPANIONS = ("-wal", "-shm", "-journal")
 CLEAN_MARKER = ".archiver-clean"
 
 
+#: What a SQLite database file starts with, and the names such files usually have.
+SQLITE_HEADER = b"SQLite format 3\x00"
+DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def is_database(path: Path) -> bool:
+    """True for a SQLite database named as one (``*.db``), or a file SQLite keeps beside it.
+
+    Met in a folder's walk, another archive's database (or any program's) is no page:
+    it is passed over, as the archive's own is. Named as an input, it fails as binary.
+    """
+    name = path.name
+    for companion in DATABASE_COMPANIONS:
+        if name.endswith(companion):
+            return is_database(path.with_name(name[: -len(companion)]))
+    if not name.lower().endswith(DATABASE_SUFFIXES):
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def is_clean_folder(path: Path) -> bool:
     """True for a folder archiver writes clean files into (it holds CLEAN_MARKER)."""
     try:
@@ -97,7 +121,8 @@ def iter_raw_files(
     Symbolic links to folders are not followed (a link loop cannot trap the walk),
     and hidden files and folders are skipped, as are the files and folders in ``skip``
     (the archive's own, see :func:`archive_paths`: ``archiver ingest .`` must not read
-    the database it writes, nor its clean files as new pages) and every folder of clean
+    the database it writes, nor its clean files as new pages), every SQLite database
+    (:func:`is_database`), and every folder of clean
     files archiver wrote (it holds CLEAN_MARKER), whichever archive it belongs to, with
     the files in it, even named one by one.
     """
@@ -114,8 +139,9 @@ def iter_raw_files(
                     d for d in dirs if not d.startswith(".") and not skipped(Path(root, d))
                 )
                 for name in sorted(files):
-                    if not name.startswith(".") and not skipped(Path(root, name)):
-                        yield Path(root) / name
+                    found = Path(root, name)
+                    if not name.startswith(".") and not skipped(found) and not is_database(found):
+                        yield found
         else:
             yield path
 

@@ -496,8 +496,16 @@ def delete_article(db: sqlite_utils.Database, article_id: str) -> None:
 
 
 def archive_stats(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]]:
-    """Counts of articles by source and language, of removed lines by reason, of files by status."""
+    """Totals (articles, stories, copies, raw files), then articles by source and language,
+    removed lines by reason and raw files by status."""
     queries = {
+        # One story a canonical article; its copies are linked to it (duplicate_of).
+        "archive": """select 'articles', count(*) from articles
+                      union all select 'stories', count(*) from articles where duplicate_of is null
+                      union all select 'copies linked to a story', count(*) from articles
+                        where duplicate_of is not null
+                      union all select 'raw files', count(*) from raw_files
+                        where coalesce(format, '') != 'warc-record'""",
         "articles by source": "select coalesce(source, '(unknown)'), count(*) from articles group by 1 order by 2 desc, 1",
         "articles by language": "select coalesce(language, '(unknown)'), count(*) from articles group by 1 order by 2 desc, 1",
         "removed lines by reason": "select reason, count(*) from removed_lines group by 1 order by 2 desc, 1",

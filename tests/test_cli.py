@@ -201,6 +201,8 @@ def test_stats_counts_sources_languages_and_reasons(seeds_dir: Path, tmp_path: P
     result = _run("stats", "--db", db)
     assert result.exit_code == 0
     assert "articles by source:" in result.stdout and "Sputnik" in result.stdout
+    totals = result.stdout.split("articles by source:")[0].split()
+    assert totals[:3] == ["archive:", "5", "articles"] and "stories" in totals
     assert "removed lines by reason:" in result.stdout and "title" in result.stdout
 
 

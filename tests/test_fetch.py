@@ -723,6 +723,16 @@ def test_fetch_then_ingest_gives_the_articles_with_their_url(site: Site, tmp_pat
     assert "fourteen part-time posts" in texts[1] and "Cookie settings" not in texts[1]
 
 
+def test_a_url_given_twice_is_fetched_once_and_said(site: Site, tmp_path: Path) -> None:
+    page = f"{site.base}/articles/a"
+    arguments = ["fetch", page, f"{page}?utm_source=feed", page, "--db", str(tmp_path / "a.db"),
+                 "--out", str(tmp_path / "raw"), "--delay", "0.1"]  # fmt: skip
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "note: 2 URLs given more than once (the same page once normalised)" in result.stderr
+    assert "1 fetched" in result.stderr
+
+
 def test_fetch_ingest_resumed_ingests_what_the_stopped_run_fetched(
     site: Site, tmp_path: Path
 ) -> None:

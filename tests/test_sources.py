@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,15 @@ def test_a_dump_opening_with_brackets_is_still_a_dump(tmp_path: Path) -> None:
     path = tmp_path / "page.txt"
     path.write_text("[Updated] Ferry resumes\n\nThe ferry sailed again on Monday. [Photo]\n")
     assert read_raw(path).format == "text"
+
+
+def test_a_folder_walk_passes_over_sqlite_databases(tmp_path: Path) -> None:
+    (tmp_path / "page.txt").write_text("A page of news.\n")
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("create table t (x)")
+    (tmp_path / "other.db-wal").write_bytes(b"\x37\x7f\x06\x82" + bytes(28))
+    (tmp_path / "notes.db").write_text("Not a database, whatever its name.\n")
+    found = sorted(p.name for p in iter_raw_files([tmp_path]))
+    assert found == ["notes.db", "page.txt"]
+    # Named as an input, a database is read, and fails as what it is.
+    assert [p.name for p in iter_raw_files([tmp_path / "other.db"])] == ["other.db"]
