@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -169,6 +170,10 @@ def run_ingest(
     A Ctrl-C ends the command with what was stored said; errors end it with one line.
     """
     paths = list(paths)
+    if paths and not any(os.path.lexists(p) for p in paths):
+        # A mistyped path: said, with no archive made for it and no row kept of it.
+        missing = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+        raise click.ClickException(f"no such file or folder: {missing}")
     try:
         cleanfiles.check_apart_from_inputs(Path(clean_dir), [Path(p) for p in paths])
         cleanfiles.check_clean_dir(Path(clean_dir), db)

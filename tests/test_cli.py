@@ -835,3 +835,13 @@ def test_stats_reads_an_archive_in_a_read_only_folder(
         writer.close()
     assert during.exit_code == 0, during.output
     assert "Changed" in during.stdout and "TASS" not in during.stdout
+
+
+def test_a_mistyped_path_alone_makes_no_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _run("ingest", "raww/")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no such file or folder: raww/\n"
+    assert list(tmp_path.iterdir()) == []  # no archive.db with a failed row for ever
