@@ -112,7 +112,7 @@ def clean(raw: str | bytes, path: str = "<input>") -> Article:
     A TypeError says what to give instead of a file's path or an open file.
     """
     if isinstance(raw, str):
-        if _names_a_file(raw):
+        if sources.names_a_file(raw):
             raise TypeError(
                 f"clean() takes a page's text or bytes, and {raw!r} is a file's name: "
                 "clean(Path(name).read_bytes())"
@@ -127,16 +127,6 @@ def clean(raw: str | bytes, path: str = "<input>") -> Article:
             "clean(Path(name).read_bytes())"
         )
     return articles_from_bytes(path, data, sources.DEFAULT_MAX_BYTES)[1][0]
-
-
-def _names_a_file(text: str) -> bool:
-    """True for a string that is a file's path, not a page: one short line naming a file."""
-    if len(text) > 4096 or "\n" in text or not text.strip():
-        return False
-    try:
-        return os.path.isfile(text)
-    except (OSError, ValueError):  # a NUL character, a name too long
-        return False
 
 
 def process_file(
@@ -243,7 +233,7 @@ def process_capture(
         error = f"{len(failures)} record(s) failed"
     elif not articles:
         # Stored as read (nothing in it is a page), but said: the user expected pages.
-        warnings.append(f"no HTML page in this capture ({_skipped_records(skipped)})")
+        warnings.append(f"no HTML page in this capture ({warc.skipped_records(skipped)})")
     record = store.RawFileRecord(
         name,
         sha256,
@@ -257,15 +247,6 @@ def process_capture(
         sum(skipped.values()),
     )
     return FileOutcome(record, tuple(articles), tuple(warnings), tuple(failures))
-
-
-def _skipped_records(skipped: Counter[str]) -> str:
-    """What the records of a capture without a page were: '2 records: not HTML (image/png)'."""
-    if not skipped:
-        return "no response records"
-    kinds = ", ".join(f"{n} {why}" if n > 1 else why for why, n in skipped.most_common(3))
-    more = ", ..." if len(skipped) > 3 else ""
-    return f"{counted(sum(skipped.values()), 'record')}: {kinds}{more}"
 
 
 def _failure(path: str, sha256: str | None, size: int | None, error: str) -> FileOutcome:

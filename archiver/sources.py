@@ -488,3 +488,13 @@ def size_text(n: int) -> str:
     if n < 100 * 1024:
         return "1 byte" if n == 1 else f"{n:,} bytes"
     return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def names_a_file(text: str) -> bool:
+    """True for a string that is a file's path, not a page: one short line naming a file."""
+    if len(text) > 4096 or "\n" in text or not text.strip():
+        return False
+    try:
+        return os.path.isfile(text)
+    except (OSError, ValueError):  # a NUL character, a name too long
+        return False

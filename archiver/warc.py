@@ -17,6 +17,7 @@ import io
 import os
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from . import sources
-from .models import InputError, RawDoc
+from .models import InputError, RawDoc, counted
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Enough of a file to tell a WARC or ARC capture from other inputs.
@@ -387,3 +388,12 @@ def _request_version(answered: str) -> str:
     httpx sends HTTP/1.1 (HTTP/2 only once negotiated); a server may answer in HTTP/1.0.
     """
     return answered if answered.upper().startswith("HTTP/2") else "HTTP/1.1"
+
+
+def skipped_records(skipped: Counter[str]) -> str:
+    """What the records of a capture without a page were: '2 records: not HTML (image/png)'."""
+    if not skipped:
+        return "no response records"
+    kinds = ", ".join(f"{n} {why}" if n > 1 else why for why, n in skipped.most_common(3))
+    more = ", ..." if len(skipped) > 3 else ""
+    return f"{counted(sum(skipped.values()), 'record')}: {kinds}{more}"

@@ -15,13 +15,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from archiver.cli import Rate, main
+from archiver.cli import main
 
 from .conftest import SEED_NAMES, run_on_a_terminal, seed_gold
 from .corpus import write_corpus
@@ -602,26 +601,6 @@ def _articles(db: Path) -> int:
             return int(conn.execute("select count(*) from articles").fetchone()[0])
         except sqlite3.OperationalError:  # the schema is not made yet
             return 0
-
-
-def test_the_rate_and_time_left_are_those_of_the_files_done_so_far() -> None:
-    rate = Rate(length=100)
-    assert rate.show() is None  # nothing done yet: no rate to tell
-    rate.started = time.monotonic() - 10
-    moved: list[int] = []
-    bar = SimpleNamespace(update=moved.append)
-    assert list(rate.advancing(range(50), bar)) == list(range(50))
-    assert len(moved) == 50
-    # 50 files in 10 seconds: 5 a second, and the other 50 in 10 more.
-    assert rate.show() == "5.0 files/s  ETA 00:00:10"
-    rate.started = time.monotonic() - 3600
-    assert rate.show() == "0.8 files/min  ETA 01:00:00"  # slower than one file in 10 s
-    nearly = Rate(length=51)
-    nearly.started = time.monotonic() - 10
-    list(nearly.advancing(range(50), bar))
-    assert nearly.show() == "5.0 files/s  ETA 00:00:01"  # 0.2 s left shows as a second
-    list(nearly.advancing(range(1), bar))
-    assert nearly.show() == "5.1 files/s  ETA 00:00:00"  # all done
 
 
 # Stands for a Ctrl-C that comes while the command line's modules are being imported.
