@@ -45,6 +45,12 @@ class RemovedLine:
     line_no: int
     reason: str
     text: str
+    stage: str = "text"  # "html": an element removed from the source (line_no of the source)
+
+    @property
+    def where(self) -> str:
+        """Where line_no counts: the page's HTML source, or its text."""
+        return "HTML source" if self.stage == "html" else "text"
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,16 @@ async def load_article_page(datasette: Any, database: str, article_id: str) -> A
         )
         for m in members.rows
     )
+    # The elements removed from the HTML source first, then the lines of the text: each
+    # in its own order, as their line numbers count lines of one or the other.
     removed_rows = await db.execute(
-        "select line_no, reason, text from removed_lines where article_id = ? order by line_no",
+        """select line_no, reason, text, stage from removed_lines where article_id = ?
+           order by stage = 'text', line_no""",
         [article_id],
     )
-    removed = tuple(RemovedLine(r["line_no"], r["reason"], r["text"]) for r in removed_rows.rows)
+    removed = tuple(
+        RemovedLine(r["line_no"], r["reason"], r["text"], r["stage"]) for r in removed_rows.rows
+    )
     by_reason = Counter(line.reason for line in removed)
     query = urllib.parse.urlencode({"article_id": article_id})
     return ArticlePage(
@@ -165,8 +176,8 @@ def asgi_wrapper(datasette: Any) -> Any:
 
     A search with no word in it (a lone quote) is dropped, as the empty box is:
     Datasette's escaped search mode turns ``"`` into an empty FTS query, which SQLite
-    refuses. And the first page of a list sorted newest first is asked for as the pages
-    after it are (see :func:`_first_page_in_order`).
+    refuses. And the first page of a sorted list is asked for as the pages after it are
+    (see :func:`_first_page_in_order`).
     """
 
     def wrap(app: Any) -> Any:
@@ -189,21 +200,32 @@ def asgi_wrapper(datasette: Any) -> Any:
 ARTICLES_TABLE = re.compile(r"^/[^/]+/articles(\.json|\.csv)?$")
 # Sorts after any text, number or date a column holds (SQLite orders numbers before text).
 AFTER_EVERY_VALUE = "\U0010ffff"
+# Datasette's cursor for "after the nulls": in an ascending sort, nulls come first.
+AFTER_NULLS = "$null"
 
 
 def _first_page_in_order(path: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The articles list's first page, sorted newest first, asked for as a later page.
+    """The articles list's first page, in whatever order, asked for as a later page.
 
     Datasette 0.65 orders the first page by the sort column alone, and the pages after it
-    by the column and then the id: articles of one date come in another order on the
-    first page than the next page expects, and some are listed twice while others never
-    are. A `_next` that every row passes (a value after all values, and any id) gives
-    the first page the pages' own order.
+    by the column and then the id: articles of one date (or source, or none) come in
+    another order on the first page than the next page expects, and some are listed
+    twice while others never are. A `_next` that every row passes (after every value in
+    a descending sort, after the nulls in an ascending one, and any id) gives the first
+    page the pages' own order. A CSV stream, which pages itself and takes no `_next`,
+    goes by id: every article once.
     """
-    names = {name for name, _ in pairs}
-    if not ARTICLES_TABLE.match(path) or names & {"_next", "_sort"}:
+    if not ARTICLES_TABLE.match(path):
         return pairs
-    return [*pairs, ("_next", AFTER_EVERY_VALUE + ",")]
+    args = dict(pairs)
+    if args.get("_stream"):
+        kept = [(k, v) for k, v in pairs if k not in ("_next", "_sort", "_sort_desc")]
+        return [*kept, ("_sort", "id")]
+    if "_next" in args or args.get("_sort") == "id":
+        return pairs
+    # Newest first unless asked otherwise: datasette.yml sorts the table by published, desc.
+    after = AFTER_NULLS if args.get("_sort") else AFTER_EVERY_VALUE
+    return [*pairs, ("_next", after + ",")]
 
 
 def _search_without_words(name: str, value: str) -> bool:

@@ -7,6 +7,8 @@ queries are checked both before and after duplicates are filled in.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import subprocess
@@ -310,17 +312,24 @@ def test_paging_through_the_articles_lists_each_once(tmp_path: Path) -> None:
     # Many articles share a date (or have none): the order among them decides the pages.
     _sql(db, "update articles set published = '2024-05-01' where rowid % 3 = 0")
     _sql(db, "update articles set published = null where rowid % 3 = 1")
+    _sql(db, "update articles set source = null where rowid % 2 = 0")
     every = sorted(row[0] for row in _sql(db, "select id from articles"))
     with running_datasette(db, tmp_path / "datasette.log") as url:
-        seen: list[str] = []
-        page: str | None = f"{url}/archive/articles.json?_size=7&_shape=objects"
-        while page:
-            data = _get(page)
-            seen += [row["id"] for row in data["rows"]]
-            page = data.get("next_url")
+        # Newest first (the list's own order), and each column's sort either way.
+        for order in ("", "&_sort=published", "&_sort=source", "&_sort_desc=source"):
+            seen: list[str] = []
+            page: str | None = f"{url}/archive/articles.json?_size=7&_shape=objects{order}"
+            while page:
+                data = _get(page)
+                seen += [row["id"] for row in data["rows"]]
+                page = data.get("next_url")
+            assert sorted(seen) == every and len(seen) == len(every), order
         first = _page(f"{url}/archive/articles")  # the reading list itself still shows
-    assert sorted(seen) == every and len(seen) == len(every)
+        # "Export all rows": a stream, which Datasette pages itself, has every article once.
+        stream = _page(f"{url}/archive/articles.csv?_stream=on&_size=max&_next=%F4%8F%BF%BF%2C")
     assert "Next page" in first or "next" in first.lower()
+    exported = list(csv.DictReader(io.StringIO(stream)))
+    assert sorted(row["id"] for row in exported) == every
 
 
 def test_unknown_article_is_a_404(datasette_url: str) -> None:
@@ -367,3 +376,37 @@ def test_atom_feed_of_an_empty_archive_is_a_feed_without_entries(tmp_path: Path)
     assert feed.findtext(f"{ATOM}title") == "Latest stories in the news archive"
     datetime.fromisoformat(feed.findtext(f"{ATOM}updated") or "")
     assert feed.findall(f"{ATOM}entry") == []
+
+
+def test_the_lines_removed_from_an_html_page_say_where_they_were(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    page = Path(__file__).parent / "fixtures" / "html" / "news_article.html"
+    (raw / page.name).write_bytes(page.read_bytes())
+    db = tmp_path / "archive.db"
+    ingest([raw], db=db, clean_dir=tmp_path / "clean")
+    (article_id,) = _sql(db, "select id from articles")[0]
+    with running_datasette(db, tmp_path / "datasette.log") as url:
+        lines = _rows(url, "removed_from_article", article_id=article_id)
+        shown = _page(f"{url}/archive/articles/{article_id}")
+    stages = [row["stage"] for row in lines]
+    # The source's elements first, then the text's lines: each numbered in its own.
+    assert "html" in stages and "text" in stages
+    assert stages == sorted(stages)
+    for stage in ("html", "text"):
+        numbers = [row["line_no"] for row in lines if row["stage"] == stage]
+        assert numbers == sorted(numbers)
+    assert '<td class="stage">HTML source</td>' in shown and '<td class="stage">text</td>' in shown
+
+
+def test_an_archive_of_another_file_name_gets_the_same_pages(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"  # make serve DB=news.db
+    ingest([SEED_RAW], db=db, clean_dir=tmp_path / "clean")
+    (article_id,) = _sql(db, "select id from articles limit 1")[0]
+    with running_datasette(db, tmp_path / "datasette.log") as url:
+        found = _get(f"{url}/news/search_articles.json?q=Lavrov&_shape=objects")["rows"]
+        page = _page(f"{url}/news/articles/{article_id}")
+        tables = {t["name"]: t for t in _get(f"{url}/news.json")["tables"]}
+    assert found and all("Lavrov" in row["title"] + row["passage"] for row in found)
+    assert 'class="article-title"' in page  # the archive's article page, not a bare row
+    assert tables["minhash"]["hidden"]
