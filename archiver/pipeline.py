@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -109,7 +110,8 @@ def articles_from_bytes(path: str, data: bytes, max_bytes: int) -> tuple[RawDoc,
 def clean(raw: str | bytes, path: str = "<input>") -> Article:
     """Clean one raw page given as text or bytes (no database); raises InputError.
 
-    A TypeError says what to give instead of a file's path or an open file.
+    The bytes of a WARC capture of one page give that page. A TypeError says what to
+    give instead of a file's path or an open file.
     """
     if isinstance(raw, str):
         if sources.names_a_file(raw):
@@ -126,7 +128,27 @@ def clean(raw: str | bytes, path: str = "<input>") -> Article:
             f"clean() takes a page's text or bytes, not {type(raw).__name__}: for a file, "
             "clean(Path(name).read_bytes())"
         )
+    if warc.is_capture_data(data):
+        return _page_of_capture(data, path)
     return articles_from_bytes(path, data, sources.DEFAULT_MAX_BYTES)[1][0]
+
+
+def _page_of_capture(data: bytes, name: str) -> Article:
+    """The one page of a capture given as bytes; InputError for none or several."""
+    with tempfile.TemporaryDirectory() as folder:
+        capture = Path(folder, "capture.warc")
+        capture.write_bytes(data)
+        outcome = process_capture(capture, named_as=Path(name))
+    if outcome.status == FAILED:
+        raise InputError(str(outcome.record.error))
+    if len(outcome.articles) == 1:
+        return outcome.articles[0]
+    if not outcome.articles:
+        raise InputError(outcome.warnings[0] if outcome.warnings else "no HTML page in it")
+    raise InputError(
+        f"a capture of {len(outcome.articles)} pages, and clean() gives one: "
+        "`archiver clean FILE` prints them all, `archiver ingest FILE` stores them"
+    )
 
 
 def process_file(
@@ -463,7 +485,7 @@ class ArchiveWriter:
 
 def iter_ingest(
     paths: Iterable[str | os.PathLike[str]],
-    db_path: str | os.PathLike[str],
+    db: str | os.PathLike[str],
     clean_dir: str | os.PathLike[str] | None = "clean",
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     workers: int = 1,
@@ -479,25 +501,30 @@ def iter_ingest(
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a whole number of bytes above 0, not {max_bytes!r}")
+    check_workers(workers)
     paths = sources.given_paths(paths)
+    if paths and not any(os.path.lexists(path) for path in paths):
+        # A mistyped path: no archive made for it, no failed row kept of it for ever.
+        raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, paths[:3]))}")
     folder = Path(clean_dir) if clean_dir is not None else None
     if folder is not None:  # before the archive is made: a refused run leaves nothing
         cleanfiles.check_apart_from_inputs(folder, paths)
-        cleanfiles.check_clean_dir(folder, db_path)
-    db = store.open_db(db_path)
-    writer = ArchiveWriter(db, folder)
+        cleanfiles.check_clean_dir(folder, db)
+    archive = store.open_db(db)
+    writer = ArchiveWriter(archive, folder)
     with writer.closing(), workers_module.fewer_collections():
         # An earlier run stopped between commit and clean files: finish its work. A clean
         # folder new to the archive (or missing files) gets every article's file, not
         # only the next ones'.
         if folder is not None and (
-            cleanfiles.flush_clean_outbox(db, folder) or cleanfiles.out_of_step(db, folder)
+            cleanfiles.flush_clean_outbox(archive, folder)
+            or cleanfiles.out_of_step(archive, folder)
         ):
-            cleanfiles.reconcile_clean_dir(db, folder)
+            cleanfiles.reconcile_clean_dir(archive, folder)
         here = task_folder(scheduler)
         tasks = (
-            (str(path), store.stored_sha256(db, sources.path_text(path)), max_bytes, here)
-            for path in sources.iter_raw_files(paths, sources.archive_paths(db_path, clean_dir))
+            (str(path), store.stored_sha256(archive, sources.path_text(path)), max_bytes, here)
+            for path in sources.iter_raw_files(paths, sources.archive_paths(db, clean_dir))
         )
         # Closed on the way out, whatever ends the run: its workers are stopped then, not
         # left for the interpreter's exit to wait on.
@@ -512,6 +539,12 @@ def iter_ingest(
                 for outcome in group:
                     save = functools.partial(writer.save, outcome)
                     yield from stored_and_reported(writer, save, on_stored)
+
+
+def check_workers(workers: object) -> None:
+    """Refuse a worker count that is not a whole number above 0 (a string from a config)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number above 0, not {workers!r}")
 
 
 def stored_and_reported(

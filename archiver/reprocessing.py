@@ -22,6 +22,7 @@ from .pipeline import (
     FAILED,
     ArchiveWriter,
     FileOutcome,
+    check_workers,
     crashed_task,
     extract_task,
     stored_and_reported,
@@ -121,7 +122,7 @@ def _stored_filter(only_outdated: bool) -> tuple[str, list[str]]:
 
 
 def iter_reprocess(
-    db_path: str | os.PathLike[str],
+    db: str | os.PathLike[str],
     clean_dir: str | os.PathLike[str] | None = "clean",
     max_bytes: int = sources.DEFAULT_MAX_BYTES,
     workers: int = 1,
@@ -138,14 +139,15 @@ def iter_reprocess(
     ``on_stored(item)`` counts a file as it is stored, before a Ctrl-C can stop the run.
     Raises store.NotAnArchive for a path that holds no archive (a mistyped one).
     """
-    store.open_archive_read_only(db_path).close()
+    check_workers(workers)
+    store.open_archive_read_only(db).close()
     folder = Path(clean_dir) if clean_dir is not None else None
     if folder is not None:
-        cleanfiles.check_clean_dir(folder, db_path)
-    db = store.open_db(db_path)
-    writer = ArchiveWriter(db, folder)
+        cleanfiles.check_clean_dir(folder, db)
+    archive = store.open_db(db)
+    writer = ArchiveWriter(archive, folder)
     with writer.closing(), workers_module.fewer_collections():
-        paths = stored_raw_paths(db, only_outdated)
+        paths = stored_raw_paths(archive, only_outdated)
         here = task_folder(scheduler)
         tasks = ((path, (None, None), max_bytes, here) for path in paths)
         with contextlib.closing(
@@ -157,11 +159,11 @@ def iter_reprocess(
                 rederive = functools.partial(_rederive, writer, outcome)
                 yield from stored_and_reported(writer, rederive, on_stored)
         writer.commit()
-        with store.write_lock(db):
-            dedupe.reindex(db)
+        with store.write_lock(archive):
+            dedupe.reindex(archive)
         writer.close()
         if folder is not None:
-            cleanfiles.reconcile_clean_dir(db, folder)
+            cleanfiles.reconcile_clean_dir(archive, folder)
 
 
 def _rederive(writer: ArchiveWriter, outcome: FileOutcome) -> Rederived:

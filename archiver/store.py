@@ -185,6 +185,10 @@ def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     Safe to call from several processes at once: the schema is checked and created
     under the write lock, so two runs never race to create the same table.
     """
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an archive's database file")
+    if not Path(path).parent.is_dir():
+        raise FileNotFoundError(f"no folder {Path(path).parent} to hold the archive {path}")
     db = sqlite_utils.Database(Path(path))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     # Checked before anything is written, WAL mode included: another program's database

@@ -69,6 +69,18 @@ def is_capture(path: Path) -> bool:
     return head.startswith((b"WARC/", b"filedesc://"))
 
 
+def is_capture_data(data: bytes) -> bool:
+    """True for the bytes of a WARC or ARC capture, gzipped or not."""
+    head = data[:SNIFF_BYTES]
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as inflated:
+                head = inflated.read(SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error):
+            return False
+    return head.startswith((b"WARC/", b"filedesc://"))
+
+
 def file_sha256(path: Path) -> tuple[str, int]:
     """SHA-256 and size of a file's bytes, read in chunks."""
     digest = hashlib.sha256()

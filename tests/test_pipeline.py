@@ -651,6 +651,14 @@ def test_one_path_given_alone_is_one_path(tmp_path: Path, monkeypatch: pytest.Mo
         ingest(b"raw", db="c.db")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_bytes"):
         ingest(["raw"], db="d.db", max_bytes=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="workers must be a whole number above 0, not '2'"):
+        ingest("raw", db="g.db", workers="2")  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match="no folder nodir to hold the archive"):
+        ingest("raw", db="nodir/h.db", clean_dir="clean-h")
+    # A mistyped path makes no archive with a failed row in it.
+    with pytest.raises(FileNotFoundError, match="no such file or folder: raww"):
+        ingest("raww", db="f.db", clean_dir="clean-f")
+    assert not (tmp_path / "f.db").exists()
     # An unset variable is no path: not this folder.
     with pytest.raises(ValueError, match="an empty path names no file"):
         ingest(os.environ.get("ARCHIVER_UNSET_RAW", ""), db="e.db", clean_dir="clean-e")

@@ -258,3 +258,20 @@ def test_a_capture_without_a_page_is_said_not_silent(tmp_path: Path) -> None:
     assert ingested.exit_code == 0
     assert "no HTML page in this capture" in ingested.stderr
     assert _rows(db, "select status, articles, skipped from raw_files") == [("ok", 0, 1)]
+
+
+def test_the_library_cleans_the_bytes_of_a_capture_of_one_page(tmp_path: Path) -> None:
+    import archiver
+
+    one = tmp_path / "one.warc.gz"
+    with one.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        url, page = next(iter(PAGES.items()))
+        writer.write_record(_response(writer, url, "text/html; charset=utf-8", page.read_bytes()))
+    article = archiver.clean(one.read_bytes())
+    assert article.url == url and article.captured_at
+    assert article.title == "Harbour city votes to close coal plant by 2030"
+    several = tmp_path / "capture.warc.gz"
+    write_capture(several)
+    with pytest.raises(archiver.InputError, match="a capture of 2 pages, and clean"):
+        archiver.clean(several.read_bytes())
