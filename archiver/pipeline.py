@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -28,6 +29,7 @@ from .meta import extract_metadata
 from .models import EXTRACTOR_VERSION, Article, InputError, RawDoc, article_id, counted
 
 T = TypeVar("T")
+LOGGER = logging.getLogger(__name__)
 
 OK, UNCHANGED, FAILED = "ok", "unchanged", "failed"
 
@@ -337,6 +339,8 @@ class ArchiveWriter:
         self._started = 0.0
         self.files = cleanfiles.start_writer(db, clean_dir)  # None: clean files written here
         self._closed = False
+        # Files stored as copies of a file the archive holds under another path.
+        self.copied_files = 0
         #: A Ctrl-C came while a file was stored: raised by :meth:`raise_if_interrupted`.
         self.interrupted = False
         self._cut_short = False  # an error left a file half stored: the batch is rolled back
@@ -380,6 +384,10 @@ class ArchiveWriter:
     def _save(self, outcome: FileOutcome) -> FileOutcome:
         if outcome.status == OK:
             articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
+            if any(
+                own.id != given.id for own, given in zip(articles, outcome.articles, strict=True)
+            ):
+                self.copied_files += 1
             # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)
             whole = not outcome.record_failures
@@ -433,6 +441,13 @@ class ArchiveWriter:
                 self._close_files()
             raise
         self._close_files()
+        if self.copied_files:
+            verb = "is" if self.copied_files == 1 else "are"
+            LOGGER.info(
+                f"{counted(self.copied_files, 'file')} {verb} byte-identical to files the "
+                "archive holds under other paths, each stored as a copy of the other: the "
+                "same files named another way (raw/a.txt, then /data/raw/a.txt)?"
+            )
 
     @contextlib.contextmanager
     def closing(self) -> Iterator[ArchiveWriter]:

@@ -824,3 +824,17 @@ def test_a_mistyped_path_alone_makes_no_archive(
     assert result.exit_code == 1
     assert result.stderr == "Error: no such file or folder: raww/\n"
     assert list(tmp_path.iterdir()) == []  # no archive.db with a failed row for ever
+
+
+def test_the_same_files_named_another_way_are_said(
+    seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(seeds_dir.parent)
+    first = _run("ingest", "raw")
+    assert "byte-identical" not in first.stderr
+    again = _run("ingest", str(seeds_dir.resolve()))  # the same folder, by its full path
+    assert again.exit_code == 0
+    assert (
+        "note: 5 files are byte-identical to files the archive holds under other paths"
+        in again.stderr
+    )
