@@ -363,7 +363,8 @@ class Tally:
     def add(self, outcome: FileOutcome) -> FileOutcome:
         """Count one outcome and hand it back."""
         self.counts[outcome.status] += 1
-        self.counts[FAILED] += len(outcome.record_failures)
+        if outcome.status != FAILED:  # a capture that failed whole is one failure, not two
+            self.counts[FAILED] += len(outcome.record_failures)
         self.articles += len(outcome.articles)
         return outcome
 

@@ -275,3 +275,17 @@ def test_the_library_cleans_the_bytes_of_a_capture_of_one_page(tmp_path: Path) -
     write_capture(several)
     with pytest.raises(archiver.InputError, match="a capture of 2 pages, and clean"):
         archiver.clean(several.read_bytes())
+
+
+def test_a_capture_whose_only_page_fails_is_one_failure(tmp_path: Path) -> None:
+    capture = tmp_path / "broken.warc.gz"
+    with capture.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(
+            _response(writer, "https://ledger.example/empty", "text/html", b"\x00\x01" * 200)
+        )
+    summary = ingest([capture], db=tmp_path / "a.db", clean_dir=tmp_path / "clean")
+    assert (summary.ingested, summary.failed, summary.articles) == (0, 1, 0)
+    # Its record is still said, as the reason the capture failed.
+    failed = _rows(tmp_path / "a.db", "select path, error from raw_files where status = 'failed'")
+    assert any(path.startswith(f"{capture}#") for path, _ in failed)
