@@ -406,7 +406,8 @@ def _find_title(
     known: str | None,
     stop: frozenset[str] = frozenset(),
 ) -> Line | None:
-    """The title line: the known title if printed, else the last headline before the body."""
+    """The title line: the known title if printed, else the headline above the body that
+    speaks of what its first lines speak of (see below)."""
     if known:
         key = normalise(known)
         for line in lines:

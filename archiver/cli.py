@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -123,14 +122,9 @@ def run_ingest(
     A Ctrl-C ends the command with what was stored said; errors end it with one line.
     """
     paths = list(paths)
-    if paths and not any(os.path.lexists(p) for p in paths):
-        # A mistyped path: said, with no archive made for it and no row kept of it.
-        missing = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
-        raise click.ClickException(f"no such file or folder: {missing}")
-    try:
-        cleanfiles.check_apart_from_inputs(Path(clean_dir), [Path(p) for p in paths])
-        cleanfiles.check_clean_dir(Path(clean_dir), db)
-    except cleanfiles.CleanDirRefused as exc:
+    try:  # before the notes and the count below: a refused run says only why
+        pipeline.check_inputs([Path(p) for p in paths], db, clean_dir, names=paths)
+    except (FileNotFoundError, cleanfiles.CleanDirRefused) as exc:
         raise click.ClickException(str(exc)) from None
     # Counted in a first walk, not listed: a list of millions of paths would grow with the
     # corpus (30 MB for 100,000 files).

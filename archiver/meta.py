@@ -21,20 +21,14 @@ _NAME_WORD = (
     r"(?!(?i:" + "|".join(rules.MONTHS) + r")\.?\s+\d|(?i:updated|published|posted)\b)"
     r"[A-Z][\w'’.-]+"
 )
-_BYLINE_NAME = re.compile(
-    r"^(?i:by|written by|reporting by|report by|words by|text by|story by|posted by)\s+"
+_NAME = (
     r"(?P<name>" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|and|&|de|van|von|da|del|la|le))*)"
 )
-
-
-# A byline within a line: after a date, a time (its zone) or a separator, "by" and a name.
-_INNER_BYLINE = re.compile(
-    r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by)\s+(?P<name>"
-    + _NAME_WORD
-    + r"(?:\s+(?:"
-    + _NAME_WORD
-    + r"|and|&|de|van|von|da|del|la|le))*)"
+_BYLINE_NAME = re.compile(
+    r"^(?i:by|written by|reporting by|report by|words by|text by|story by|posted by)\s+" + _NAME
 )
+# A byline within a line: after a date, a time (its zone) or a separator, "by" and a name.
+_INNER_BYLINE = re.compile(r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by)\s+" + _NAME)
 
 
 def parse_date(text: str) -> str | None:

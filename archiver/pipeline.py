@@ -271,13 +271,8 @@ def iter_ingest(
         raise ValueError(f"max_bytes must be a whole number of bytes above 0, not {max_bytes!r}")
     check_workers(workers)
     paths = sources.given_paths(paths)
-    if paths and not any(os.path.lexists(path) for path in paths):
-        # A mistyped path: no archive made for it, no failed row kept of it for ever.
-        raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, paths[:3]))}")
+    check_inputs(paths, db, clean_dir)
     folder = Path(clean_dir) if clean_dir is not None else None
-    if folder is not None:  # before the archive is made: a refused run leaves nothing
-        cleanfiles.check_apart_from_inputs(folder, paths)
-        cleanfiles.check_clean_dir(folder, db)
     archive = store.open_db(db)
     writer = ArchiveWriter(archive, folder)
     with writer.closing(), workers_module.fewer_collections():
@@ -307,6 +302,28 @@ def iter_ingest(
                 for outcome in group:
                     save = functools.partial(writer.save, outcome)
                     yield from stored_and_reported(writer, save, on_stored)
+
+
+def check_inputs(
+    paths: Sequence[Path],
+    db: str | os.PathLike[str],
+    clean_dir: str | os.PathLike[str] | None,
+    names: Sequence[str] = (),
+) -> None:
+    """Refuse, before anything is made, an ingest that can only go wrong.
+
+    None of the paths exists (a typo: no archive is made for it, and no failed row kept
+    of it for ever), FileNotFoundError; the clean folder is another archive's, or is or
+    holds an input, cleanfiles.CleanDirRefused. ``names`` are the paths as typed, for
+    the message.
+    """
+    if paths and not any(os.path.lexists(path) for path in paths):
+        shown = list(names) or [str(path) for path in paths]
+        more = ", ..." if len(shown) > 3 else ""
+        raise FileNotFoundError(f"no such file or folder: {', '.join(shown[:3])}{more}")
+    if clean_dir is not None:
+        cleanfiles.check_apart_from_inputs(Path(clean_dir), paths)
+        cleanfiles.check_clean_dir(Path(clean_dir), db)
 
 
 def check_workers(workers: object) -> None:
@@ -405,6 +422,7 @@ __all__ = [
     "Tally",
     "article_from_doc",
     "articles_from_bytes",
+    "check_inputs",
     "clean",
     "crashed_task",
     "extract_task",

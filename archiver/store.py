@@ -114,22 +114,26 @@ def _open_in_read_only_folder(path: str | os.PathLike[str]) -> tuple[sqlite3.Con
             f"write-ahead log ({wal.name}); copy the archive and its -wal file somewhere "
             "writable and read it there"
         )
-    uri = Path(path).resolve().as_uri() + "?mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(uri, uri=True)
-        return conn, {row[0] for row in conn.execute("select name from sqlite_master")}
+        return _connect_read_only(path, "&immutable=1")
     except sqlite3.DatabaseError as exc:
         raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None
+
+
+def _connect_read_only(
+    path: str | os.PathLike[str], options: str = ""
+) -> tuple[sqlite3.Connection, set[str]]:
+    """A read-only connection to a database file, with the names of what it holds."""
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro" + options, uri=True)
+    return conn, {row[0] for row in conn.execute("select name from sqlite_master")}
 
 
 def open_archive_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open an existing archive to read it, changing nothing; raise NotAnArchive if it is none."""
     if not Path(path).is_file():
         raise NotAnArchive(f"no archive at {path}: run 'archiver ingest' first")
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True)
-        tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+        conn, tables = _connect_read_only(path)
     except sqlite3.OperationalError as exc:
         if "unable to open" not in str(exc) or os.access(Path(path).resolve().parent, os.W_OK):
             raise NotAnArchive(f"cannot read {path} as an archive: {exc}") from None

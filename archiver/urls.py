@@ -131,6 +131,9 @@ def host_of(url: str) -> str:
         return ""
 
 
+_INLINE_COMMENT = re.compile(r"\s+#.*$", re.S)
+
+
 def read_url_list(lines: Iterable[str]) -> list[str]:
     """The URLs of a list file: one a line; blank lines and ``#`` comments ignored.
 
@@ -144,9 +147,6 @@ def read_url_list(lines: Iterable[str]) -> list[str]:
         if text and not text.startswith("#"):
             urls.append(text)
     return urls
-
-
-_INLINE_COMMENT = re.compile(r"\s+#.*$", re.S)
 
 
 def read_url_file(path: str) -> list[str]:

@@ -59,22 +59,23 @@ def is_capture(path: Path) -> bool:
     try:
         # Only regular files: a FIFO or a device must not block or stream forever here.
         with sources.open_regular(path) as handle:
-            head = handle.read(SNIFF_BYTES)
-            if head[:2] == b"\x1f\x8b":
-                handle.seek(0)
-                with gzip.GzipFile(fileobj=handle) as inflated:
-                    head = inflated.read(SNIFF_BYTES)
-    except (InputError, OSError, EOFError, zlib.error):
+            return _starts_a_capture(handle)
+    except (InputError, OSError):
         return False
-    return head.startswith((b"WARC/", b"filedesc://"))
 
 
 def is_capture_data(data: bytes) -> bool:
     """True for the bytes of a WARC or ARC capture, gzipped or not."""
-    head = data[:SNIFF_BYTES]
+    return _starts_a_capture(io.BytesIO(data))
+
+
+def _starts_a_capture(stream: BinaryIO) -> bool:
+    head = stream.read(SNIFF_BYTES)
     if head[:2] == b"\x1f\x8b":
+        # Inflated from the stream: the first compressed bytes alone inflate to nothing yet.
+        stream.seek(0)
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as inflated:
+            with gzip.GzipFile(fileobj=stream) as inflated:
                 head = inflated.read(SNIFF_BYTES)
         except (OSError, EOFError, zlib.error):
             return False

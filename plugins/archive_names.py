@@ -22,6 +22,7 @@ ARTICLES_TEMPLATE = re.compile(r"^(?P<kind>row|table|_table-table)-(?P<db>.+)-ar
 @hookimpl
 def get_metadata(datasette: Any, key: str, database: str | None, table: str | None) -> dict:
     """datasette.yml's settings of the archive, for every other database served too."""
+    # The configuration as loaded, not datasette.metadata(): that asks this hook again.
     local = getattr(datasette, "_metadata_local", None) or {}
     archive = (local.get("databases") or {}).get(CONFIGURED)
     if not archive:
