@@ -16,6 +16,8 @@ The classifier works on general signals, never on strings of particular sites:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ from .lines import (
     judge_line,
     language_reason,
     normalise,
+    normalised_ends,
     split_lines,
 )
 from .models import RemovedLine
@@ -62,6 +65,9 @@ MIN_REPEAT_WORDS = 6
 LEAD_PARAGRAPHS = 2
 # A line printed twice is removed once only when it is paragraph-sized.
 MIN_PARAGRAPH_REPEAT_WORDS = 10
+# The longest words of a line that a later line must hold before it is normalised and
+# compared: a paragraph's longest word alone is often in the next paragraphs too.
+REPEAT_TEST_WORDS = 3
 # A title shares this share of its words with the story's first lines (at least one).
 TITLE_LEAD_SHARE = 1 / 3
 LEAD_LINES = 5
@@ -292,13 +298,13 @@ def strip_chrome(
         title = title_line.text
     if title:
         key = normalise(title)
-        # A line that normalises to the title holds the title's first word as it is,
+        # A line that normalises to the title holds the title's longest word as it is,
         # lower-cased: testing that first spares normalising every paragraph.
-        first_word = key.split(" ", 1)[0]
+        longest_word = max(key.split(" "), key=len)
         for line in lines:
             if (
                 line is not title_line
-                and first_word in line.text.lower()
+                and longest_word in line.text.lower()
                 and normalise(line.text) == key
             ):
                 reasons[line.no] = rules.DUPLICATE_TITLE
@@ -367,12 +373,24 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     Short lines may legitimately recur (table cells, list items, recipe steps), so
     only paragraph-sized lines count as repeats.
     """
-    keys = [normalise(line.text) for line in body]
+    # Lines that normalise alike open and close with the same words: only lines that
+    # share both with another line are normalised (a paragraph costs 8 µs to normalise).
+    ends = [normalised_ends(line.text) for line in body]
+    shared: dict[tuple[str, str], int] = {}
+    for pair in ends:
+        shared[pair] = shared.get(pair, 0) + 1
+    keys = [
+        normalise(line.text) if shared[pair] > 1 else None
+        for line, pair in zip(body, ends, strict=True)
+    ]
     counts: dict[str, int] = {}
     for key in keys:
-        counts[key] = counts.get(key, 0) + 1
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
     seen: set[str] = set()
     for line, key in zip(body, keys, strict=True):
+        if key is None:
+            continue  # its text is the only one of the body that normalises so
         # A pull quote or a re-printed paragraph occurs twice; a line that recurs more
         # often is the page's structure (questions of an interview, steps of a plan).
         if (
@@ -390,13 +408,30 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     # printed again) does not move the lead and make a second cleaning differ.
     paragraphs = [line for line in body if line.content] or body
     lead_end = paragraphs[min(len(paragraphs), LEAD_PARAGRAPHS) - 1].no
-    keyed = [(other.no, len(other.text), key) for other, key in zip(body, keys, strict=True)]
+    # A later line whose normalised text holds a line's holds the line's longest word as
+    # it is, lower-cased: the body's lines are searched for that word at once (in C), and
+    # only the few that hold it are normalised and compared.
+    lowered = [other.text.lower() for other in body]
+    starts = list(itertools.accumulate((len(text) + 1 for text in lowered[:-1]), initial=0))
+    joined = "\n".join(lowered)
     for line in lines:
         if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:
             continue
         key = normalise(line.text)
-        if any(no > line.no and size > len(line.text) and key in text for no, size, text in keyed):
-            reasons[line.no] = rules.DUPLICATE_PARAGRAPH
+        word, *others = sorted(set(key.split(" ")), key=len, reverse=True)[:REPEAT_TEST_WORDS]
+        at = joined.find(word)
+        while at != -1:
+            i = bisect.bisect_right(starts, at) - 1
+            other = body[i]
+            if (
+                other.no > line.no
+                and len(other.text) > len(line.text)
+                and all(w in lowered[i] for w in others)
+                and key in normalise(other.text)
+            ):
+                reasons[line.no] = rules.DUPLICATE_PARAGRAPH
+                break
+            at = joined.find(word, starts[i] + len(lowered[i]) + 1)  # the next line on
 
 
 def _find_title(

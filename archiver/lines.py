@@ -11,6 +11,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 from . import lang, patterns, rules
 
@@ -84,6 +85,31 @@ def normalise(text: str) -> str:
     return _NORM.sub(" ", text.lower()).strip()
 
 
+# A word of a normalised line: what normalise keeps between two spaces.
+_NORM_WORD = re.compile(r"[^\W_]+")
+# How far from a line's end its last word is looked for first.
+_LAST_WORD_WINDOW = 48
+
+
+def normalised_ends(text: str) -> tuple[str, str]:
+    """The first and last words of ``normalise(text)``, found without normalising it.
+
+    Lines that normalise alike share them, so comparing these first spares normalising
+    every paragraph of a page (a regex pass over the whole line) to find the few repeats.
+    """
+    lowered = text.lower()
+    first = _NORM_WORD.search(lowered)
+    if first is None:
+        return "", ""
+    start = len(lowered)
+    while True:
+        start = max(0, start - _LAST_WORD_WINDOW)
+        found = list(_NORM_WORD.finditer(lowered, start))
+        # A word that starts where the window does may begin before it: look further back.
+        if found and (found[-1].start() > start or start == 0):
+            return first.group(), found[-1].group()
+
+
 def split_lines(text: str) -> list[str]:
     """The raw lines of a text, with line ends normalised (\\r\\n, \\r) but not stripped."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -99,8 +125,13 @@ def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     stop_share = (
         sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
     )
-    initials = [t[0] for t in tokens if t[0].isalpha()]
-    title_case = len(initials) >= 3 and sum(map(str.isupper, initials)) / len(initials) >= 0.75
+    heads = "".join(map(itemgetter(0), tokens))
+    if heads.isascii():  # letters and capitals counted in C, as a paragraph has dozens
+        initials, initial_capitals = lang.count_capitals(heads)
+    else:
+        letters_first = [h for h in heads if h.isalpha()]
+        initials, initial_capitals = len(letters_first), sum(map(str.isupper, letters_first))
+    title_case = initials >= 3 and initial_capitals / initials >= 0.75
     # Capitals are judged on the start of the line: a long line is all-caps or not early on.
     letters, capitals = lang.count_capitals(text[:UPPER_SAMPLE_CHARS])
     upper = letters >= 4 and capitals / letters > 0.8

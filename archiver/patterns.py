@@ -67,7 +67,7 @@ class RuleSet:
         if folded is None:
             return self.patterns[i][1].search(text, start)
         required = self.required[i] if self.required else None
-        if required is not None and not any(literal in lowered for literal in required):
+        if required is not None and not any(map(lowered.__contains__, required)):
             return None
         return folded.search(lowered, start)
 

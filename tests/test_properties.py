@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import archiver
 from archiver import lang, patterns, pipeline, rules, sources
 from archiver.chrome import strip_chrome
-from archiver.lines import is_notice
+from archiver.lines import describe_line, is_notice, normalise, normalised_ends
 from archiver.models import InputError
 
 from .conftest import SEED_NAMES, seed_lines
@@ -249,6 +249,34 @@ def test_site_suffix_is_found_in_the_last_characters_of_a_line(text: str) -> Non
 def test_capitals_are_counted_as_letter_by_letter(text: str) -> None:
     letters = re.findall(r"[^\W\d_]", text)
     assert lang.count_capitals(text) == (len(letters), sum(map(str.isupper, letters)))
+
+
+# Lines whose last word is longer than the window it is first looked for in, or that end
+# in a long run of punctuation, or hold no word at all.
+line_ends = st.builds(
+    lambda head, word, tail: f"{head} {word}{tail}",
+    judged_line | awkward_text,
+    st.text(alphabet=st.sampled_from("abcé1Ж"), min_size=30, max_size=120),
+    st.text(alphabet=st.sampled_from(" .,!-_—“”…\t"), max_size=120),
+)
+
+
+@SETTINGS
+@given(judged_line | awkward_text | line_ends)
+@example("Read " + "a" * 100 + "...")
+@example("word" + " -" * 80)
+def test_normalised_ends_are_the_first_and_last_words_of_the_normalised_line(text: str) -> None:
+    words = normalise(text).split(" ")
+    assert normalised_ends(text) == (words[0], words[-1])
+
+
+@SETTINGS
+@given(judged_line | awkward_text)
+def test_title_case_counts_the_words_that_open_with_a_capital(text: str) -> None:
+    line = describe_line(1, text, frozenset())
+    initials = [word[0] for word in rules.WORD.findall(line.text) if word[0].isalpha()]
+    capitals = sum(map(str.isupper, initials))
+    assert line.title_case == (len(initials) >= 3 and capitals / len(initials) >= 0.75)
 
 
 def test_folded_text_is_what_ignoring_case_sees() -> None:
