@@ -103,7 +103,7 @@ class KeyIndex:
         self._last_tops: tuple[np.ndarray | None, int, list[int]] = (None, 0, [])
         # Raised by every merge: the arrays' matches found ahead hold until then.
         self._epoch = 0
-        self._ahead: dict[bytes, list[tuple[int, int]]] = {}
+        self._ahead: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self._ahead_epoch = -1
 
     def __len__(self) -> int:
@@ -216,40 +216,56 @@ class KeyIndex:
         # Matches come in query order: each set of queries' matches is one slice.
         firsts = [0, *ends]
         bounds = np.searchsorted(at_query, firsts).tolist()
+        # Kept as arrays: a key that many texts share matches up to MAX_MATCHES numbers,
+        # and a group's matches then run to tens of thousands of pairs.
         for n, queries_of in enumerate(batch):
             start, end = bounds[n], bounds[n + 1]
-            at_own = (at_query[start:end] - firsts[n]).tolist()
-            self._ahead[queries_of.tobytes()] = list(
-                zip(seqs[start:end].tolist(), at_own, strict=True)
-            )
+            self._ahead[queries_of.tobytes()] = (seqs[start:end], at_query[start:end] - firsts[n])
 
     def lookup(self, queries: np.ndarray) -> list[tuple[int, int]]:
         """(number, index of the query key) of every entry matching a query; each pair once."""
+        seqs, at = self.lookup_arrays(queries)
+        return list(zip(seqs.tolist(), at.tolist(), strict=True))
+
+    def lookup_arrays(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`lookup` as two int64 arrays: the numbers, and the index of the query key
+        each matched."""
         if self._ahead and self._ahead_epoch == self._epoch:
             ahead = self._ahead.get(queries.tobytes())
             if ahead is not None:
-                return self._lookup_pending(queries, list(ahead))
-        found: list[tuple[int, int]] = []
+                return self._with_pending(queries, *ahead)
         bitmap = self._filter
         maybe = [
             i for i, top in enumerate(self._tops(queries)) if bitmap[top >> 3] >> (top & 7) & 1
         ]
         if not maybe:
-            return found
-        queries = queries[maybe]
+            return _NONE, _NONE
         if len(self._lows):
-            found = self._array_matches(queries)
-        return [(seq, maybe[i]) for seq, i in self._lookup_pending(queries, found)]
+            seqs, at = self._array_match_arrays(queries[maybe])
+        else:
+            seqs, at = _NONE, _NONE
+        seqs, at = self._with_pending(queries[maybe], seqs, at)
+        return seqs, np.asarray(maybe, np.int64)[at]
 
-    def _array_matches(self, queries: np.ndarray) -> list[tuple[int, int]]:
-        """(number, index of the query key) of the arrays' entries matching the queries,
-        the newest MAX_MATCHES per key, in query order."""
-        seqs, at_query = self._array_match_arrays(queries)
-        return list(zip(seqs.tolist(), at_query.tolist(), strict=True))
+    def _with_pending(
+        self, queries: np.ndarray, seqs: np.ndarray, at: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The arrays' matches (``seqs``, ``at``) with the pending entries' matches added
+        and those of replaced numbers filtered, as :meth:`_lookup_pending` does."""
+        if self._replaced and (len(seqs) or self._pending):
+            found = list(zip(seqs.tolist(), at.tolist(), strict=True))
+            return _pair_arrays(self._lookup_pending(queries, found))
+        pending = self._lookup_pending(queries, []) if self._pending else []
+        if not pending:
+            return seqs, at
+        more_seqs, more_at = _pair_arrays(pending)
+        return np.concatenate([seqs, more_seqs]), np.concatenate([at, more_at])
 
     def _array_match_arrays(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_array_matches` as two arrays: the numbers, and the index of the query
-        each matched. Made in NumPy: a key boilerplate shares has up to MAX_MATCHES."""
+        """The arrays' entries matching the queries, the newest MAX_MATCHES per key, in
+        query order, as two arrays: the numbers, and the index of the query each matched.
+
+        Made in NumPy: a key that boilerplate shares has up to MAX_MATCHES."""
         buckets, lows = split_keys(queries)
         targets = lows.astype(np.int64)  # no overflow at 2**32 - 1 below
         bounds = self._search(
@@ -324,6 +340,17 @@ class KeyIndex:
         self._seqs = insert_in_place(self._seqs, at, new_seqs)
         self._starts[1:] += np.cumsum(np.bincount(buckets, minlength=BUCKETS))
         self._refilter()
+
+
+_NONE = np.empty(0, np.int64)
+
+
+def _pair_arrays(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(number, query index) pairs as two int64 arrays."""
+    if not pairs:
+        return _NONE, _NONE
+    both = np.array(pairs, np.int64)
+    return both[:, 0], both[:, 1]
 
 
 def _own(array: np.ndarray) -> np.ndarray:

@@ -102,6 +102,11 @@ def outdated(db: sqlite_utils.Database) -> int:
     )
 
 
+#: Matches of an article's keys above which its candidates are counted in NumPy: below,
+#: NumPy's cost per call is more than a loop's.
+NUMPY_TALLY_MATCHES = 256
+
+
 class Signatures:
     """The ``minhash`` table of one open archive in memory, and its writes not yet made.
 
@@ -358,18 +363,31 @@ class Signatures:
     def candidates(self, article_id: str, keys: np.ndarray, bands: int, limit: int) -> list[str]:
         """Other articles sharing a band, or enough anchors, with these keys (the first
         ``bands`` of them band keys, then anchors); most agreement first, at most ``limit``."""
-        band_hits: dict[int, int] = {}
-        anchor_hits: dict[int, int] = {}
-        for other, i in self.keys.lookup(keys):
-            hits = band_hits if i < bands else anchor_hits
-            hits[other] = hits.get(other, 0) + 1
+        seqs, at = self.keys.lookup_arrays(keys)
+        shared: Iterable[tuple[int, int]]  # (other, keys it shares), if it may be a copy
+        if len(seqs) > NUMPY_TALLY_MATCHES:
+            # Counted in NumPy: a passage that many texts share matches hundreds of them.
+            others, which = np.unique(seqs, return_inverse=True)
+            hits = np.bincount(which, minlength=len(others))
+            banded = np.bincount(which, weights=at < bands, minlength=len(others)) > 0
+            # An article sharing no band needs enough anchors (then its hits are anchors).
+            keep = np.flatnonzero(banded | (hits >= shingles.MIN_SHARED_ANCHORS))
+            shared = zip(others[keep].tolist(), hits[keep].tolist(), strict=True)
+        else:
+            counts: dict[int, int] = {}
+            in_band: set[int] = set()
+            for other, i in zip(seqs.tolist(), at.tolist(), strict=True):
+                counts[other] = counts.get(other, 0) + 1
+                if i < bands:
+                    in_band.add(other)
+            shared = (
+                (other, n)
+                for other, n in counts.items()
+                if other in in_band or n >= shingles.MIN_SHARED_ANCHORS
+            )
         ids = self.ids
         ranked = sorted(
-            (-band_hits.get(other, 0) - anchor_hits.get(other, 0), ids[other])
-            for other in band_hits.keys() | anchor_hits.keys()
-            if other in ids
-            and ids[other] != article_id
-            and (other in band_hits or anchor_hits[other] >= shingles.MIN_SHARED_ANCHORS)
+            (-n, ids[other]) for other, n in shared if other in ids and ids[other] != article_id
         )
         return [other for _, other in ranked[:limit]]
 

@@ -682,6 +682,29 @@ def test_an_old_story_is_found_past_a_passage_many_articles_share(
     db.close()
 
 
+@pytest.mark.parametrize("tally_above", [0, 10**9], ids=["numpy", "loop"])
+def test_candidates_counted_in_numpy_or_in_a_loop_link_the_same_stories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tally_above: int
+) -> None:
+    monkeypatch.setattr(signatures, "NUMPY_TALLY_MATCHES", tally_above)
+    path = tmp_path / "a.db"
+    db = store.open_db(path)
+    # A passage every article prints: more articles share it than are verified as
+    # candidates, so each copy's own story must rank first among them.
+    boilerplate = " ".join(story_paragraphs(99, count=2))
+    stories = dedupe.MAX_CANDIDATES + 4
+    for n in range(stories):
+        story = story_paragraphs(n)
+        original = wire_article(f"s{n}", [*story[:3], boilerplate, *story[3:]])
+        excerpt = wire_article(f"e{n}", story[:4])
+        edited = wire_article(f"c{n}", [boilerplate, "PARIS (Wire) - " + story[0], *story[1:-1]])
+        store_and_link(db, original, excerpt, edited)
+        assert linked_to(path, excerpt) == original.id
+        assert linked_to(path, edited) == original.id
+    db.close()
+    assert rows(path, "select count(*), sum(copies) from stories") == [(stories, 3 * stories)]
+
+
 def test_keys_probed_ahead_find_what_probing_one_at_a_time_finds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
