@@ -30,6 +30,7 @@ from .lines import (
     is_date_line,
     judge_line,
     language_reason,
+    longest_words,
     normalise,
     normalised_ends,
     split_lines,
@@ -298,9 +299,8 @@ def strip_chrome(
         title = title_line.text
     if title:
         key = normalise(title)
-        # A line that normalises to the title holds the title's longest word as it is,
-        # lower-cased: testing that first spares normalising every paragraph.
-        longest_word = max(key.split(" "), key=len)
+        # Testing the title's longest word first spares normalising every paragraph.
+        (longest_word,) = longest_words(key)
         for line in lines:
             if (
                 line is not title_line
@@ -408,9 +408,8 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
     # printed again) does not move the lead and make a second cleaning differ.
     paragraphs = [line for line in body if line.content] or body
     lead_end = paragraphs[min(len(paragraphs), LEAD_PARAGRAPHS) - 1].no
-    # A later line whose normalised text holds a line's holds the line's longest word as
-    # it is, lower-cased: the body's lines are searched for that word at once (in C), and
-    # only the few that hold it are normalised and compared.
+    # The body's lines are searched at once (in C) for a line's longest word, and only
+    # the few that hold its next longest too are normalised and compared.
     lowered = [other.text.lower() for other in body]
     starts = list(itertools.accumulate((len(text) + 1 for text in lowered[:-1]), initial=0))
     joined = "\n".join(lowered)
@@ -418,7 +417,7 @@ def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str])
         if line.words < MIN_REPEAT_WORDS or line.no > lead_end or line.no in reasons:
             continue
         key = normalise(line.text)
-        word, *others = sorted(set(key.split(" ")), key=len, reverse=True)[:REPEAT_TEST_WORDS]
+        word, *others = longest_words(key, REPEAT_TEST_WORDS)
         at = joined.find(word)
         while at != -1:
             i = bisect.bisect_right(starts, at) - 1

@@ -85,6 +85,15 @@ def normalise(text: str) -> str:
     return _NORM.sub(" ", text.lower()).strip()
 
 
+def longest_words(key: str, count: int = 1) -> list[str]:
+    """The longest distinct words of a normalised text, longest first.
+
+    A line whose normalised text holds ``key`` holds each of them as it is, lower-cased:
+    a substring test on ``text.lower()`` rules most lines out before normalising them.
+    """
+    return sorted(set(key.split(" ")), key=len, reverse=True)[:count]
+
+
 # A word of a normalised line: what normalise keeps between two spaces.
 _NORM_WORD = re.compile(r"[^\W_]+")
 # How far from a line's end its last word is looked for first.
