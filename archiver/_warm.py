@@ -7,6 +7,7 @@ loaded again by each worker.
 
 import gc
 
+from . import extract  # noqa: F401  (what a task runs: stripping, metadata, storage rows)
 from .workers import warm_up
 
 warm_up()

@@ -33,7 +33,8 @@ How time is measured: each ingest runs in a child process, which times the inges
 With 1 worker the child loads trafilatura and the language model before the clock starts,
 as the anchor has them loaded; with a pool, the pool's fork server loads them before the
 clock, and starting the workers (forked from it) is inside the timed part. pages/s counts
-every input, failed ones included.
+every input, failed ones included. Each run's folder is kept until the benchmark ends
+(see FINISHED_RUNS): deleting thousands of files slows the next run's file creation.
 
 How memory is measured: the writer's peak is its own VmHWM (/proc/self/status, the
 kernel's high-water mark of the resident set) read by the child at its end; getrusage's
@@ -397,6 +398,22 @@ class IngestRun:
         return self.writer_mb + sum(self.workers_mb)
 
 
+# Each run's folder (its archive and thousands of clean files) is removed at the end of
+# the whole benchmark, not after the run. On ext4 without a journal (virtual machines),
+# creating a file skips every inode of its block group freed in the last minutes, so the
+# next run's clean files would each cost 0.1-0.3 ms of kernel CPU more: a cost of the
+# benchmark's own deletions, not of ingest, and one that weighs on the all-cores runs
+# (where the writer's clean-file thread takes CPU from the workers) more than on the
+# one-worker runs (where it has a core to itself).
+FINISHED_RUNS: list[Path] = []
+
+
+def remove_finished_runs() -> None:
+    """Remove the folders of the runs done (at the end of the benchmark)."""
+    while FINISHED_RUNS:
+        shutil.rmtree(FINISHED_RUNS.pop(), ignore_errors=True)
+
+
 def run_ingest(label: str, corpus: Path, inputs: int, workdir: Path, workers: int) -> IngestRun:
     """Ingest one corpus into a fresh archive in a child process, sampling its memory."""
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
@@ -410,7 +427,7 @@ def run_ingest(label: str, corpus: Path, inputs: int, workdir: Path, workers: in
     _, status, _ = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     sampler.stop()
-    shutil.rmtree(run_dir, ignore_errors=True)
+    FINISHED_RUNS.append(run_dir)
     if child.returncode != 0:
         # Say what was seen before it ended: a killed long run still has its peaks.
         peaks = ", ".join(
@@ -487,7 +504,7 @@ def run_split(corpus: Path, workdir: Path) -> dict[str, Any]:
         figures: dict[str, Any] = json.loads(child.stdout.splitlines()[-1])
         return figures
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        FINISHED_RUNS.append(run_dir)
 
 
 def child_split(corpus: str, run_dir: str) -> None:
@@ -711,6 +728,7 @@ def main() -> int:
     try:
         run_all(args, bench, workdir, pages, int(memory_pages), dedupe_sizes)
     finally:
+        remove_finished_runs()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
