@@ -171,6 +171,7 @@ class ArchiveWriter:
         """Commit the batch, then have the clean files it changed written and removed."""
         if self.db.conn.in_transaction:
             dedupe.flush(self.db)  # the dedupe stage's writes of the batch, deferred
+            store.index_queued(self.db)  # the batch's new articles, into full-text search
             if self.files is not None:
                 cleanfiles.forget_entries(self.db.conn, self.files.take_done())
             self.db.conn.commit()

@@ -4,7 +4,9 @@ Tables:
 
 - ``articles``: one row per article, full-text searchable on title and text;
 - ``removed_lines``: every stripped line with the reason, so stripping is explainable;
-- ``raw_files``: one row per raw input with its status (ok, unchanged, failed) and error.
+- ``raw_files``: one row per raw input with its status (ok, unchanged, failed) and error;
+- ``search_queue``: articles stored in the open transaction, indexed for full-text search
+  all at once before it commits (see :func:`index_queued`); empty between transactions.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -266,8 +267,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         raw_files.create(RAW_FILE_COLUMNS, pk="path")
         raw_files.create_index(["status"])
     if not db.table("articles_fts").exists():
-        articles.enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
-    _reindex_text_updates_only(db)
+        articles.enable_fts(["title", "text"], tokenize="porter")
+    _index_in_batches(db)
     if "stories" not in db.view_names():
         db.create_view("stories", STORIES_VIEW)
     if not db.table("clean_outbox").exists():
@@ -278,23 +279,59 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             db.execute(sql)
 
 
-def _reindex_text_updates_only(db: sqlite_utils.Database) -> None:
-    """Make full-text search re-index an article only when its title or text changes.
+# Full-text search follows the articles table. A new article is queued (search_queue)
+# and indexed with the rest of its batch by index_queued, before the batch commits: FTS5
+# writes its pending terms out at every statement and savepoint, so indexing each insert
+# in its own (a trigger per row, inside a savepoint per raw file) wrote one small segment
+# an article and merged them again and again, twice the cost of one statement a batch.
+# An update of the title or text and a delete change the index at once, unless the row
+# is still queued (never indexed: there is nothing to take out of the index).
+SEARCH_QUEUE = "search_queue"
+SEARCH_TRIGGERS = {
+    "articles_ai": """create trigger articles_ai after insert on articles begin
+         insert into search_queue (article_rowid) values (new.rowid);
+       end""",
+    "articles_ad": """create trigger articles_ad after delete on articles begin
+         insert into articles_fts (articles_fts, rowid, title, text)
+           select 'delete', old.rowid, old.title, old.text
+           where not exists (select 1 from search_queue where article_rowid = old.rowid);
+         delete from search_queue where article_rowid = old.rowid;
+       end""",
+    # Of title and text only: linking a copy (setting duplicate_of) re-indexes nothing.
+    "articles_au": """create trigger articles_au after update of title, text on articles
+       when not exists (select 1 from search_queue where article_rowid = old.rowid) begin
+         insert into articles_fts (articles_fts, rowid, title, text)
+           values ('delete', old.rowid, old.title, old.text);
+         insert into articles_fts (rowid, title, text) values (new.rowid, new.title, new.text);
+       end""",
+}
 
-    sqlite-utils' update trigger fires on any column, so that linking a copy (setting
-    duplicate_of) would re-index its whole text.
+
+def _index_in_batches(db: sqlite_utils.Database) -> None:
+    """Put the search queue and its triggers in place (an archive made before had one
+    trigger a row, sqlite-utils' own), and index what an earlier run left queued."""
+    if not db.table(SEARCH_QUEUE).exists():
+        db.execute(f"create table {SEARCH_QUEUE} (article_rowid integer primary key)")
+    have = dict(db.execute("select name, sql from sqlite_master where type = 'trigger'").fetchall())
+    for name, sql in SEARCH_TRIGGERS.items():
+        if have.get(name) != sql:
+            db.execute(f"drop trigger if exists {name}")
+            db.execute(sql)
+    index_queued(db)
+
+
+def index_queued(db: sqlite_utils.Database) -> None:
+    """Add the queued articles to full-text search, all in one statement.
+
+    Call inside the transaction that stored them, before it commits (the writer does,
+    at each batch), so that a committed article is always searchable.
     """
-    row = db.execute(
-        "select sql from sqlite_master where type = 'trigger' and name = 'articles_au'"
-    ).fetchone()
-    if row is None:
-        return
-    narrowed = re.sub(
-        r"\bAFTER UPDATE ON\b", 'AFTER UPDATE OF "title", "text" ON', row[0], count=1, flags=re.I
+    db.execute(
+        """insert into articles_fts (rowid, title, text)
+           select a.rowid, a.title, a.text from search_queue q
+           join articles a on a.rowid = q.article_rowid order by q.article_rowid"""
     )
-    if narrowed != row[0]:
-        db.execute("drop trigger articles_au")
-        db.execute(narrowed)
+    db.execute(f"delete from {SEARCH_QUEUE}")
 
 
 # clean/ follows the articles table: every change to an article's clean file is queued
@@ -390,6 +427,7 @@ def save_articles(
     """
     stamp = now()
     articles = list(articles)
+    batched = db.conn.in_transaction  # else this call's own transaction indexes its articles
     with db.atomic():
         rows = db.execute(
             "select id, url, captured_at from articles where raw_path = ?", [record.path]
@@ -416,6 +454,8 @@ def save_articles(
                 [(article.id, r.stage, r.line_no, r.text, r.reason) for r in article.removed],
             )
         save_raw_file(db, record, stamp)
+        if not batched:
+            index_queued(db)
 
 
 def own_article_ids(

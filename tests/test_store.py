@@ -62,6 +62,100 @@ def test_full_text_search_finds_articles(seeds_dir: Path, tmp_path: Path) -> Non
     )
 
 
+def _search(db: Path, words: str) -> set[str]:
+    """The raw file names of the articles a full-text search finds, once the index is
+    checked against the articles table (FTS5's integrity check raises on any mismatch)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("insert into articles_fts (articles_fts, rank) values ('integrity-check', 1)")
+        found = conn.execute(
+            "select raw_path from articles where rowid in"
+            " (select rowid from articles_fts where articles_fts match ?)",
+            [words],
+        ).fetchall()
+    return {Path(path).stem for (path,) in found}
+
+
+def test_full_text_search_follows_changed_and_replaced_articles(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "archive.db"
+    ingest([seeds_dir], db=db, clean_dir=None)
+    assert _rows(db, "select count(*) from search_queue") == [(0,)]
+    target = sorted(seeds_dir.glob("*.txt"))[2]
+    assert _search(db, "zeppelin") == set()
+    sentence = "A zeppelin flew over the harbour while the delegations met in the old town hall."
+    text = target.read_text(encoding="utf-8")
+    assert "Jiji Press" in text
+    target.write_text(text.replace("Jiji Press", f"Jiji Press\n{sentence}"), encoding="utf-8")
+    ingest([seeds_dir], db=db, clean_dir=None)  # a new id: the old article goes, a new one comes
+    assert _search(db, "zeppelin") == {target.stem}
+    target.write_text(text, encoding="utf-8")
+    ingest([seeds_dir], db=db, clean_dir=None)
+    assert _search(db, "zeppelin") == set()
+    assert _rows(db, "select count(*) from articles") == [(5,)]
+
+
+def test_an_article_stored_and_deleted_in_one_batch_leaves_the_index_whole(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.db"
+    outcomes = [archiver.pipeline.process_file(p) for p in sorted(seeds_dir.glob("*.txt"))[:2]]
+    db = archiver.store.open_db(path)
+    with db.atomic():  # one transaction, as a writer's batch: nothing indexed until the end
+        for outcome in outcomes:
+            archiver.store.save_articles(db, outcome.record, outcome.articles, None)
+        assert _rows_of(db, "select count(*) from search_queue") == [(2,)]
+        gone = outcomes[0].articles[0]
+        archiver.store.delete_article(db, gone.id)
+        archiver.store.index_queued(db)
+    db.close()
+    kept = Path(outcomes[1].record.path).stem
+    assert _rows(path, "select count(*) from search_queue") == [(0,)]
+    assert _search(path, outcomes[1].articles[0].title.split()[0]) >= {kept}
+    assert Path(gone.raw_path).stem not in _search(path, gone.title.split()[0])
+
+
+def test_an_article_stored_outside_a_batch_is_searchable_at_once(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.db"
+    outcome = archiver.pipeline.process_file(sorted(seeds_dir.glob("*.txt"))[0])
+    db = archiver.store.open_db(path)
+    archiver.store.save_articles(db, outcome.record, outcome.articles, None)  # its own commit
+    db.close()
+    assert _search(path, outcome.articles[0].title.split()[0]) == {Path(outcome.record.path).stem}
+
+
+def test_an_archive_indexed_a_row_at_a_time_goes_on_in_batches(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """An archive made before the search queue (sqlite-utils' triggers, one insert into
+    the index a row) keeps what it indexed and indexes new articles a batch at a time."""
+    path = tmp_path / "archive.db"
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    ingest([seeds[0]], db=path, clean_dir=None)
+    legacy = sqlite_utils.Database(path)
+    legacy.execute("drop table search_queue")
+    for name in ("articles_ai", "articles_ad", "articles_au"):
+        legacy.execute(f"drop trigger {name}")
+    legacy["articles"].disable_fts()
+    legacy["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+    legacy.close()
+    ingest(seeds[1:], db=path, clean_dir=None)
+    with sqlite3.connect(path) as conn:
+        triggers = dict(conn.execute("select name, sql from sqlite_master where type = 'trigger'"))
+    assert "search_queue" in triggers["articles_ai"]
+    names = {Path(p).stem for (p,) in _rows(path, "select raw_path from articles")}
+    assert len(names) == 5
+    assert _search(path, "Habomai") == {
+        n for n in SEED_NAMES if "habomai" in seed_gold(n)["body"].lower()
+    }
+
+
+def _rows_of(db: sqlite_utils.Database, sql: str) -> list[tuple]:
+    return db.execute(sql).fetchall()
+
+
 def test_ingesting_again_changes_nothing(seeds_dir: Path, tmp_path: Path) -> None:
     db, clean = tmp_path / "archive.db", tmp_path / "clean"
     ingest([seeds_dir], db=db, clean_dir=clean)
