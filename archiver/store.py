@@ -288,17 +288,17 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 # is still queued (never indexed: there is nothing to take out of the index).
 SEARCH_QUEUE = "search_queue"
 SEARCH_TRIGGERS = {
-    "articles_ai": """create trigger articles_ai after insert on articles begin
+    "articles_ai": """CREATE TRIGGER articles_ai after insert on articles begin
          insert into search_queue (article_rowid) values (new.rowid);
        end""",
-    "articles_ad": """create trigger articles_ad after delete on articles begin
+    "articles_ad": """CREATE TRIGGER articles_ad after delete on articles begin
          insert into articles_fts (articles_fts, rowid, title, text)
            select 'delete', old.rowid, old.title, old.text
            where not exists (select 1 from search_queue where article_rowid = old.rowid);
          delete from search_queue where article_rowid = old.rowid;
        end""",
     # Of title and text only: linking a copy (setting duplicate_of) re-indexes nothing.
-    "articles_au": """create trigger articles_au after update of title, text on articles
+    "articles_au": """CREATE TRIGGER articles_au after update of title, text on articles
        when not exists (select 1 from search_queue where article_rowid = old.rowid) begin
          insert into articles_fts (articles_fts, rowid, title, text)
            values ('delete', old.rowid, old.title, old.text);
@@ -314,6 +314,8 @@ def _index_in_batches(db: sqlite_utils.Database) -> None:
         db.execute(f"create table {SEARCH_QUEUE} (article_rowid integer primary key)")
     have = dict(db.execute("select name, sql from sqlite_master where type = 'trigger'").fetchall())
     for name, sql in SEARCH_TRIGGERS.items():
+        # sqlite_master keeps the text as given but for its first words, upper-cased (as
+        # the constants are written): an archive already brought over is left as it is.
         if have.get(name) != sql:
             db.execute(f"drop trigger if exists {name}")
             db.execute(sql)

@@ -152,6 +152,16 @@ def test_an_archive_indexed_a_row_at_a_time_goes_on_in_batches(
     }
 
 
+def test_opening_an_archive_again_leaves_its_schema_as_it_is(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.db"
+    ingest([seeds_dir], db=path, clean_dir=None)
+    version = _rows(path, "pragma schema_version")
+    archiver.store.open_db(path).close()
+    assert _rows(path, "pragma schema_version") == version
+
+
 def _rows_of(db: sqlite_utils.Database, sql: str) -> list[tuple]:
     return db.execute(sql).fetchall()
 
