@@ -286,7 +286,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 # an article and merged them again and again, twice the cost of one statement a batch.
 # An update of the title or text and a delete change the index at once, unless the row
 # is still queued (never indexed: there is nothing to take out of the index).
-SEARCH_QUEUE = "search_queue"
 SEARCH_TRIGGERS = {
     "articles_ai": """CREATE TRIGGER articles_ai after insert on articles begin
          insert into search_queue (article_rowid) values (new.rowid);
@@ -310,8 +309,8 @@ SEARCH_TRIGGERS = {
 def _index_in_batches(db: sqlite_utils.Database) -> None:
     """Put the search queue and its triggers in place (an archive made before had one
     trigger a row, sqlite-utils' own), and index what an earlier run left queued."""
-    if not db.table(SEARCH_QUEUE).exists():
-        db.execute(f"create table {SEARCH_QUEUE} (article_rowid integer primary key)")
+    if not db.table("search_queue").exists():
+        db.execute("create table search_queue (article_rowid integer primary key)")
     have = dict(db.execute("select name, sql from sqlite_master where type = 'trigger'").fetchall())
     for name, sql in SEARCH_TRIGGERS.items():
         # sqlite_master keeps the text as given but for its first words, upper-cased (as
@@ -333,7 +332,7 @@ def index_queued(db: sqlite_utils.Database) -> None:
            select a.rowid, a.title, a.text from search_queue q
            join articles a on a.rowid = q.article_rowid order by q.article_rowid"""
     )
-    db.execute(f"delete from {SEARCH_QUEUE}")
+    db.execute("delete from search_queue")
 
 
 # clean/ follows the articles table: every change to an article's clean file is queued

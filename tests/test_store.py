@@ -104,7 +104,7 @@ def test_an_article_stored_and_deleted_in_one_batch_leaves_the_index_whole(
     with db.atomic():  # one transaction, as a writer's batch: nothing indexed until the end
         for outcome in outcomes:
             archiver.store.save_articles(db, outcome.record, outcome.articles, None)
-        assert _rows_of(db, "select count(*) from search_queue") == [(2,)]
+        assert db.execute("select count(*) from search_queue").fetchall() == [(2,)]
         gone = outcomes[0].articles[0]
         archiver.store.delete_article(db, gone.id)
         archiver.store.index_queued(db)
@@ -160,10 +160,6 @@ def test_opening_an_archive_again_leaves_its_schema_as_it_is(
     version = _rows(path, "pragma schema_version")
     archiver.store.open_db(path).close()
     assert _rows(path, "pragma schema_version") == version
-
-
-def _rows_of(db: sqlite_utils.Database, sql: str) -> list[tuple]:
-    return db.execute(sql).fetchall()
 
 
 def test_ingesting_again_changes_nothing(seeds_dir: Path, tmp_path: Path) -> None:
