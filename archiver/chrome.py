@@ -263,8 +263,8 @@ def strip_chrome(
     for no, raw in enumerate(raw_lines, 1):
         if not raw or raw.isspace():
             continue
-        shape, reason = judge_line(raw, stop, whole_page)
-        lines.append(Line(no, *shape))
+        line, reason = judge_line(raw, stop, whole_page)
+        lines.append(line.numbered(no))
         if reason:
             reasons[no] = reason
     _extend_notices(lines, reasons)
@@ -316,7 +316,11 @@ def strip_chrome(
         if line.no not in reasons and line.no not in in_body:
             reasons[line.no] = _outside_reason(line)
     removed = tuple(
-        RemovedLine(line.no, line.text, reasons[line.no]) for line in lines if line.no in reasons
+        [
+            RemovedLine(line.no, line.text, reason)
+            for line in lines
+            if (reason := reasons.get(line.no))
+        ]
     )
     return StrippedPage(tuple(body), removed, title, language)
 

@@ -193,9 +193,13 @@ UNSPACED_CHARS_PER_WORD = 2
 _UNSPACED = re.compile("[\u3040-\u9fff\u0e00-\u0e7f]")
 
 
-def count_words(text: str) -> int:
-    """Words in a text; in Chinese, Japanese or Thai, about one per two characters."""
-    spaced = len(text.split())
+def count_words(text: str, spaced: int | None = None) -> int:
+    """Words in a text; in Chinese, Japanese or Thai, about one per two characters.
+
+    ``spaced`` is the number of its runs between whitespace, when the caller has them.
+    """
+    if spaced is None:
+        spaced = len(text.split())
     unspaced = len(_UNSPACED.findall(text)) if not text.isascii() else 0
     if unspaced:
         return max(spaced, unspaced // UNSPACED_CHARS_PER_WORD + spaced // 2)

@@ -58,6 +58,15 @@ class Line:
         fields["marks"] = marks
         fields["site"] = site
 
+    def numbered(self, no: int) -> Line:
+        """The same line at another line number (a kept verdict placed on a new page)."""
+        # A copy of the fields dict: half the cost of __init__, for every line of a page.
+        line = object.__new__(Line)
+        fields = line.__dict__
+        fields.update(self.__dict__)
+        fields["no"] = no
+        return line
+
 
 # How much of a line is looked at to tell whether it is written in capitals.
 UPPER_SAMPLE_CHARS = 200
@@ -126,11 +135,12 @@ def split_lines(text: str) -> list[str]:
 
 def describe_line(no: int, raw: str, stop: frozenset[str]) -> Line:
     """Compute the shape features of one line."""
-    text = " ".join(raw.split())  # runs of any whitespace, no-break spaces included
+    parts = raw.split()
+    text = " ".join(parts)  # runs of any whitespace, no-break spaces included
     if text == raw:
         text = raw  # one string, not two equal ones, in the verdicts kept for the next page
     tokens = rules.WORD.findall(text)
-    words = max(len(tokens), lang.count_words(text))
+    words = max(len(tokens), lang.count_words(text, len(parts)))
     stop_share = (
         sum(map(stop.__contains__, map(str.lower, tokens))) / words if stop and words else 0.0
     )
@@ -177,18 +187,17 @@ def _site_suffix(text: str, words: int) -> str | None:
 # it is not kept; the oldest verdicts go first when the store is full.
 LINE_CACHE_SIZE = 32_768
 CACHED_MAX_WORDS = 15
-_LINE_VERDICTS: dict[tuple[str, frozenset[str], bool], tuple[tuple, str | None]] = {}
+_LINE_VERDICTS: dict[tuple[str, frozenset[str], bool], tuple[Line, str | None]] = {}
 
 
-def judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[tuple, str | None]:
-    """The shape features (without the line number) and the rule reason of a line's text."""
+def judge_line(raw: str, stop: frozenset[str], whole_page: bool) -> tuple[Line, str | None]:
+    """The shape (numbered 0: see :meth:`Line.numbered`) and the rule reason of a line's text."""
     key = (raw, stop, whole_page)
     found = _LINE_VERDICTS.get(key)
     if found is not None:
         return found
     line = describe_line(0, raw, stop)
-    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
-    verdict = (*shape, line.content, line.marks, line.site), rule_reason(line, whole_page)
+    verdict = line, rule_reason(line, whole_page)
     if not line.content or line.words < CACHED_MAX_WORDS:
         if len(_LINE_VERDICTS) >= LINE_CACHE_SIZE:
             # Workers on Dask may share the store between threads: another thread's

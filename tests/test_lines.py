@@ -60,9 +60,15 @@ def test_a_verdict_kept_for_a_short_line_is_the_verdict_computed_afresh() -> Non
     first = judge_line(text, ENGLISH, True)
     assert judge_line(text, ENGLISH, True) is first  # kept: the second page reuses it
     line = describe_line(0, text, ENGLISH)
-    shape = (line.text, line.words, line.stop_share, line.title_case, line.upper, line.sentence)
-    assert first[0] == (*shape, line.content, line.marks, line.site)
+    assert first[0] == line
     assert first[1] == lines.rule_reason(line, True)
+
+
+def test_a_kept_verdict_placed_on_another_line_keeps_its_shape() -> None:
+    kept, _ = judge_line("Share this story on social media", ENGLISH, True)
+    placed = kept.numbered(12)
+    assert placed.no == 12 and kept.no == 0
+    assert placed == describe_line(12, "Share this story on social media", ENGLISH)
 
 
 def test_running_text_is_not_kept() -> None:
