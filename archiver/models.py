@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Bumped whenever extraction or stripping changes what an input yields.
 EXTRACTOR_VERSION = "0.1.1"
@@ -56,11 +57,6 @@ class RemovedLine:
         fields["reason"] = reason
         fields["stage"] = stage
 
-    def __reduce__(self) -> tuple[type[RemovedLine], tuple[int, str, str, str]]:
-        # Every worker's lines are pickled to the writer: as the constructor's arguments,
-        # unpickling a page's lines takes 0.1 ms instead of 0.25 ms (its __dict__).
-        return (RemovedLine, (self.line_no, self.text, self.reason, self.stage))
-
 
 @dataclass(frozen=True)
 class Metadata:
@@ -102,6 +98,24 @@ class Article:
     def word_count(self) -> int:
         """Number of whitespace-separated words in the body."""
         return len(self.text.split())
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], tuple[tuple[Any, ...], ...]]]:
+        # Every worker's articles are pickled to the writer, each with a hundred removed
+        # lines or more: sent as four columns instead of as objects, they pickle in half
+        # the time (unpickling, which builds the objects again, costs the same).
+        fields = dict(self.__dict__)
+        removed = fields.pop("removed")
+        columns = tuple(
+            zip(*[(r.line_no, r.text, r.reason, r.stage) for r in removed], strict=True)
+        )
+        return (_unpickle_article, (fields, columns))
+
+
+def _unpickle_article(fields: dict[str, Any], columns: tuple[tuple[Any, ...], ...]) -> Article:
+    """An article from what :meth:`Article.__reduce__` sent."""
+    article = object.__new__(Article)
+    article.__dict__.update(fields, removed=tuple(map(RemovedLine, *columns)) if columns else ())
+    return article
 
 
 def counted(count: int, noun: str) -> str:

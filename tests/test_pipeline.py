@@ -115,7 +115,7 @@ def test_two_workers_store_what_one_worker_stores(tmp_path: Path) -> None:
     "removed", [(), ((4, "Home News Sport", "nav", "text"), (9, "<nav>", "html-nav", "html"))]
 )
 def test_an_article_reaches_the_writer_whole(removed: tuple) -> None:
-    """Workers send articles pickled (removed lines by their own __reduce__): nothing may change."""
+    """Workers send articles pickled (removed lines as columns): nothing may change."""
     article = Article(
         "a1", "raw/x.txt", "ab", "Title", "Body.", None, "Src", None, None, "en",
         tuple(RemovedLine(*line) for line in removed), url="https://x.test/a", body_lines=(2,),
