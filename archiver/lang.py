@@ -65,10 +65,10 @@ def detect_language(text: str) -> str | None:
         voted = vote_by_stopwords(text)
         if voted:
             return voted
-    code, _ = identify(text)
     # Han characters alone do not tell Chinese from Japanese; kana do.
     if script == "CJK" and any("\u3040" <= ch <= "\u30ff" for ch in text):
         return "ja"
+    code, _ = identify(text)
     return code
 
 

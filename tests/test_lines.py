@@ -81,3 +81,21 @@ def test_a_paragraph_is_only_judged_by_the_strong_rules() -> None:
     assert line.content
     assert lines.rule_reason(line) is None
     assert rules.ALL_RULES.reason(line.text) == rules.WIDGET
+
+
+@pytest.mark.parametrize(
+    ("text", "addressed"),
+    [
+        ("we use cookies", True),
+        ("read our policy", True),
+        ("contact us today", True),
+        ("you're in control", True),
+        ("your data, your choice", True),
+        ("us-based readers", True),
+        ("the bus owes yours nothing", False),
+        ("house wear our_team", False),
+        ("sweet youth", False),
+    ],
+)
+def test_a_notice_speaks_to_the_reader_in_whole_words(text: str, addressed: bool) -> None:
+    assert bool(rules.READER_ADDRESS.search(text)) is addressed
