@@ -140,9 +140,9 @@ def process_file(
     try:
         if data is None:
             sources.check_name(named)
-            if warc.is_capture(path):
+            data = warc.read_unless_capture(path, max_bytes)
+            if data is None:
                 return process_capture(path, max_bytes, known, named_as)
-            data = sources.read_bytes(path, max_bytes)
         elif len(data) > max_bytes:
             raise InputError(f"input too large (over {sources.size_text(max_bytes)})")
         sha256, size = hashlib.sha256(data).hexdigest(), len(data)

@@ -237,8 +237,24 @@ READ_CHUNK = 1024 * 1024
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a file's bytes as stored, refusing files over max_bytes and non-regular files."""
+    data = read_bytes_unless(path, lambda handle: False, max_bytes)
+    assert data is not None  # nothing is skipped
+    return data
+
+
+def read_bytes_unless(
+    path: Path, skip: Callable[[io.BufferedReader], bool], max_bytes: int = DEFAULT_MAX_BYTES
+) -> bytes | None:
+    """Read a file's bytes as :func:`read_bytes` does, or None when ``skip(handle)`` says so.
+
+    ``skip`` looks at the start of the opened file (a capture is read record by record
+    instead): a file is opened once, whether it is then read or skipped.
+    """
     try:
         with open_regular(path) as handle:
+            if skip(handle):
+                return None
+            handle.seek(0)  # within what the first read buffered: no system call
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise InputError(

@@ -54,14 +54,13 @@ class Skipped:
     why: str
 
 
-def is_capture(path: Path) -> bool:
-    """True when a file is a WARC or ARC capture, gzipped or not, judged by its content."""
-    try:
-        # Only regular files: a FIFO or a device must not block or stream forever here.
-        with sources.open_regular(path) as handle:
-            return _starts_a_capture(handle)
-    except (InputError, OSError):
-        return False
+def read_unless_capture(path: Path, max_bytes: int = sources.DEFAULT_MAX_BYTES) -> bytes | None:
+    """A raw file's bytes (see :func:`sources.read_bytes`), or None when it is a capture.
+
+    A page or a dump is opened and read once: opening it apart to tell it from a capture
+    cost as much as reading it (a dump fits in the first read's buffer).
+    """
+    return sources.read_bytes_unless(path, _starts_a_capture, max_bytes)
 
 
 def is_capture_data(data: bytes) -> bool:
