@@ -17,6 +17,7 @@ The classifier works on general signals, never on strings of particular sites:
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import re
 from dataclasses import dataclass
@@ -255,7 +256,7 @@ def strip_chrome(
     """
     raw_lines = split_lines(text)
     if language is None:
-        longest = sorted((ln.strip() for ln in raw_lines), key=len, reverse=True)[:30]
+        longest = heapq.nlargest(30, map(str.strip, raw_lines), key=len)
         language = lang.detect_language("\n".join(longest))
     stop = lang.stopwords(language)
     lines: list[Line] = []

@@ -122,7 +122,9 @@ _ASCII_LETTERS = _ASCII_UPPER + _ASCII_UPPER.lower()
 
 def count_capitals(text: str) -> tuple[int, int]:
     """(letters, upper-case letters) of a text, letters of any script."""
-    letters, capitals = _count_ascii(text, _ASCII_LETTERS), _count_ascii(text, _ASCII_UPPER)
+    data = text.encode("ascii", "ignore")  # once for both counts (see _count_ascii)
+    letters = len(data) - len(data.translate(None, _ASCII_LETTERS))
+    capitals = len(data) - len(data.translate(None, _ASCII_UPPER))
     if text.isascii():
         return letters, capitals
     # Only the other letters one by one: a curly quote or an accent makes a line

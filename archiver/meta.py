@@ -84,7 +84,9 @@ def find_author(page: StrippedPage) -> str | None:
             if match:
                 return match.group("name").strip()
     for line in _head_lines(page):
-        if line.reason not in (rules.CAPTION, rules.CREDIT):
+        # Most lines have no "by": a substring test spares searching them (the pattern
+        # has no literal start, so re would try every position).
+        if line.reason not in (rules.CAPTION, rules.CREDIT) and "by" in line.text.lower():
             match = _INNER_BYLINE.search(line.text)
             if match:
                 return match.group("name").strip()
