@@ -254,7 +254,7 @@ def read_bytes_unless(
         with open_regular(path) as handle:
             if skip(handle):
                 return None
-            handle.seek(0)  # within what the first read buffered: no system call
+            handle.seek(0)  # within what a sniff buffered, no system call
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise InputError(

@@ -82,7 +82,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="archiver-instructions-") as folder:
         corpus = Path(folder)
         total = args.warm + args.count
-        throughput.write_corpus(pages, corpus, total, args.seed, args.kind, 0.2)
+        throughput.write_corpus(pages, corpus, total, args.seed, args.kind, throughput.DUPLICATES)
         before = count_instructions(corpus, args.warm, 0)
         after = count_instructions(corpus, args.warm, args.count)
     per_input = (after - before) / args.count

@@ -92,6 +92,8 @@ MENU_WORDS = 3  # a text unit with at most this many words is a menu item or a l
 COMMON_WORDS = 40  # the page's most frequent words (its stopwords) are never swapped
 SWAP_SHARE = 0.4  # share of a page's swappable words a copy swaps
 QUICK = {"pages": 60, "dedupe_sizes": "1000,3000", "memory_pages": 600, "repeat": 1}
+#: The share of copies that are near-duplicates of an earlier copy (--duplicates).
+DUPLICATES = 0.2
 DEFAULTS = {
     "pages": 2000,
     "dedupe_sizes": "10000,30000,100000",
@@ -691,7 +693,7 @@ def main() -> int:
         "--pages", type=int, help="HTML copies, and text-dump copies (2000); 0: no speed runs"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="all cores")
-    parser.add_argument("--duplicates", type=float, default=0.2, help="near-duplicate share")
+    parser.add_argument("--duplicates", type=float, default=DUPLICATES, help="near-duplicate share")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dedupe-sizes", help="dedupe scale runs (10000,30000,100000); 0: none")
     parser.add_argument("--memory-pages", type=int, help="text dumps of the memory run (100000)")
