@@ -24,25 +24,31 @@ def test_a_cluster_that_loses_its_workers_is_noted_and_the_run_goes_on_when_one_
         # time.sleep as the task: a function every worker can load, that takes a while.
         results = cluster.dask_map(time.sleep, [(0.2,)] * 40, local.scheduler_address)
         done: list[object] = []
+        failed: list[BaseException] = []
         first = threading.Event()
 
         def consume() -> None:  # in one thread: Dask's client keeps a context of its own
-            for value in results:
-                done.append(value)
-                first.set()
+            try:
+                for value in results:
+                    done.append(value)
+                    first.set()
+            except BaseException as exc:  # said by the assertions below, not lost
+                failed.append(exc)
+                raise
 
         consumer = threading.Thread(target=consume, daemon=True)
         consumer.start()
-        assert first.wait(timeout=60)
-        assert not notes(caplog)  # workers at the start, and while they work
+        assert first.wait(timeout=60), failed
+        assert not notes(caplog), failed  # workers at the start, and while they work
         local.scale(0)
         deadline = time.monotonic() + 60
         while not notes(caplog):
-            assert time.monotonic() < deadline and consumer.is_alive()
+            assert time.monotonic() < deadline and consumer.is_alive(), (len(done), failed)
             time.sleep(0.05)
         local.scale(1)
         consumer.join(timeout=120)
-    assert not consumer.is_alive()
+    assert not consumer.is_alive(), (len(done), notes(caplog))
+    assert not failed
     assert done == [None] * 40  # every task done, once a worker joined again
     assert notes(caplog) == [
         f"the Dask scheduler {local.scheduler_address} has no workers: the files wait for "

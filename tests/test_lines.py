@@ -76,6 +76,25 @@ def test_running_text_is_not_kept() -> None:
     assert judge_line(PARAGRAPH, ENGLISH, True) is not judge_line(PARAGRAPH, ENGLISH, True)
 
 
+def test_the_chrome_met_on_every_page_stays_kept_while_one_off_lines_come_and_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A site's menu recurs on each of its pages; the headlines between them are met once.
+    # Keeping the newest verdicts instead of those used most recently would judge the
+    # menu again each time the headlines had filled the store.
+    monkeypatch.setattr(lines, "LINE_CACHE_SIZE", 20)
+    monkeypatch.setattr(lines, "_LINE_VERDICTS", type(lines._LINE_VERDICTS)())
+    menu = judge_line("Home | World | Business | Sport", ENGLISH, True)
+    first_headline = judge_line("Headline 0 of the day", ENGLISH, True)
+    for page in range(1, 100):
+        judge_line(f"Headline {page} of the day", ENGLISH, True)
+        assert judge_line("Home | World | Business | Sport", ENGLISH, True) is menu
+    assert len(lines._LINE_VERDICTS) == 20  # the store stays its size
+    # The headline met once, long ago, was let go: judged again, the same verdict.
+    again = judge_line("Headline 0 of the day", ENGLISH, True)
+    assert again is not first_headline and again == first_headline
+
+
 def test_a_paragraph_is_only_judged_by_the_strong_rules() -> None:
     line = describe_line(1, PARAGRAPH + " Subscribe to our newsletter for more.", ENGLISH)
     assert line.content
