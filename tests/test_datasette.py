@@ -338,6 +338,20 @@ def test_unknown_article_is_a_404(datasette_url: str) -> None:
     assert error.value.code == 404
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["articles?_sort=no_such_column", "removed_lines.json?_sort_desc=no_such_column",
+     "articles?_sort=title&_sort_desc=published"],
+)  # fmt: skip
+def test_a_bad_sort_is_the_readers_error_with_its_reason(datasette_url: str, query: str) -> None:
+    """A sort Datasette cannot apply answers 400 and says why, not a server error."""
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{datasette_url}/archive/{query}", timeout=10)
+    assert error.value.code == 400
+    body = error.value.read().decode()
+    assert "Cannot sort table by no_such_column" in body or "_sort and _sort_desc" in body
+
+
 def test_datasette_browses_while_an_ingest_writes(tmp_path: Path) -> None:
     """Pages keep answering, with growing counts, while another process ingests."""
     db = _ingest_seeds(tmp_path)
