@@ -21,6 +21,7 @@ import heapq
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import lang, patterns, rules
 from .lines import (
@@ -72,6 +73,9 @@ MIN_PARAGRAPH_REPEAT_WORDS = 10
 REPEAT_TEST_WORDS = 3
 # A title shares this share of its words with the story's first lines (at least one).
 TITLE_LEAD_SHARE = 1 / 3
+# A headline farther from the story is the title instead when it shares this many times
+# as many words with the story's first lines.
+TITLE_FARTHER_LEAD = 2
 LEAD_LINES = 5
 # The title is looked for among this many headlines above the story, the nearest first.
 TITLE_CANDIDATES = 12
@@ -467,18 +471,36 @@ def _find_title(
     if not headlines:
         return None
     # Between a headline and its story sit bylines, dates, share buttons and captions,
-    # which no rule may know in the page's language: the title is the last headline that
-    # speaks of what the lead paragraphs speak of.
+    # which no rule may know in the page's language: the title is the nearest headline
+    # that speaks of what the lead paragraphs speak of, unless one farther up speaks of
+    # it at least twice as much. A section name, a caption or a teaser's headline next to
+    # the story often shares a word or two with it; a caption above the title can share
+    # as many words as the title, and is not preferred for a few more.
     lead = _stems(" ".join(line.text for line in body[:LEAD_LINES]), stop)
     shared = []
+    best: Line | None = None
+    best_common = 0
     for line in headlines:  # the nearest first
-        words = _stems(line.text, stop)
+        words = _headline_stems(line.text, stop)
         common = len(words & lead)
-        if common and common >= TITLE_LEAD_SHARE * len(words):
-            return line
+        if (
+            common
+            and common >= TITLE_LEAD_SHARE * len(words)
+            and common >= TITLE_FARTHER_LEAD * best_common
+        ):
+            best, best_common = line, common
         shared.append(common)
+    if best is not None:
+        return best
     # None speaks enough of the story: the one that speaks most of it, else the nearest.
     return headlines[shared.index(max(shared))]
+
+
+# Every headline above a story is weighed, and most are a site's chrome met on each of
+# its pages: their words are kept.
+@lru_cache(maxsize=8192)
+def _headline_stems(text: str, stop: frozenset[str]) -> frozenset[str]:
+    return frozenset(_stems(text, stop))
 
 
 def _stems(text: str, stop: frozenset[str]) -> set[str]:

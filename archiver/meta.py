@@ -24,11 +24,11 @@ _NAME_WORD = (
 _NAME = (
     r"(?P<name>" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|and|&|de|van|von|da|del|la|le))*)"
 )
-_BYLINE_NAME = re.compile(
-    r"^(?i:by|written by|reporting by|report by|words by|text by|story by|posted by)\s+" + _NAME
-)
+_BYLINE_NAME = re.compile(r"^(?i:" + "|".join(rules.BYLINE_WORDS) + r"):?\s+" + _NAME)
 # A byline within a line: after a date, a time (its zone) or a separator, "by" and a name.
-_INNER_BYLINE = re.compile(r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by)\s+" + _NAME)
+_INNER_BYLINE = re.compile(
+    r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by):?\s+" + _NAME
+)
 
 
 def parse_date(text: str) -> str | None:
@@ -86,11 +86,20 @@ def find_author(page: StrippedPage) -> str | None:
     for line in _head_lines(page):
         # Most lines have no "by": a substring test spares searching them (the pattern
         # has no literal start, so re would try every position).
-        if line.reason not in (rules.CAPTION, rules.CREDIT) and "by" in line.text.lower():
+        if "by" not in line.text.lower():
+            continue
+        # A head line that starts "By Jane Doe" is a byline whatever else the stripper
+        # took it for ("By Jane Doe | March 3, 2020" reads like a caption's credit line).
+        match = _BYLINE_NAME.match(line.text)
+        if match is None and line.reason not in (rules.CAPTION, rules.CREDIT):
             match = _INNER_BYLINE.search(line.text)
-            if match:
-                return match.group("name").strip()
+        if match:
+            return match.group("name").strip()
     return None
+
+
+# Removed lines whose dates are never the story's publication date.
+NOT_THE_STORYS_DATE = frozenset({rules.CAPTION, rules.CREDIT, rules.NOTICE})
 
 
 def _head_lines(page: StrippedPage) -> list[RemovedLine]:
@@ -103,19 +112,25 @@ def _head_lines(page: StrippedPage) -> list[RemovedLine]:
 def find_published(page: StrippedPage) -> str | None:
     """The publication date: from date lines and the header, then the story's dateline."""
     first_body = page.body[0].no if page.body else 0
-    for line in _head_lines(page):
+    head = _head_lines(page)
+    # A line that is a date says the story's date more surely than a date inside another
+    # line of the header (a site's "today", a notice's "effective May 1st").
+    for line in head:
+        if line.reason == rules.DATE:
+            date = parse_date(line.text)
+            if date:
+                return date
+    for line in head:
         # Under the first paragraph (the title and lead printed as one block), only a line
-        # that is a date: a paragraph's date is not the story's.
-        above = line.line_no < first_body
-        if line.reason == rules.DATE or (
-            above and line.reason not in (rules.CAPTION, rules.CREDIT)
-        ):
+        # that is a date: a paragraph's date is not the story's. A caption's date is the
+        # photo's, a notice's the day its terms changed.
+        if line.line_no < first_body and line.reason not in NOT_THE_STORYS_DATE:
             date = parse_date(line.text)
             if date:
                 return date
     if page.body:
-        head = page.body[0].text[:DATELINE_MAX_CHARS]
-        match = re.match(r"^[^.]{0,120}?\((?P<inside>[^()]+)\)", head)
+        lead = page.body[0].text[:DATELINE_MAX_CHARS]
+        match = re.match(r"^[^.]{0,120}?\((?P<inside>[^()]+)\)", lead)
         if match:
             return parse_date(match.group("inside"))
     return None

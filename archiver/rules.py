@@ -67,6 +67,13 @@ REASONS: dict[str, str] = {
     NOTICE: "a privacy, cookie, account, terms or affiliate notice to the reader",
 }
 
+# Words a byline starts with, in the languages of the stoplists ("By Jane Doe", "Von Jane
+# Doe", "Par Jeanne Doe"): the byline rule below and the author in archiver.meta.
+BYLINE_WORDS: tuple[str, ...] = (
+    "by", "written by", "reporting by", "report by", "words by", "text by", "story by",
+    "posted by", "von", "par", "por", "di", "door", "av",
+)  # fmt: skip
+
 # Whole-line patterns, tried in order; the first match labels the line.
 LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (reason, re.compile(pattern, re.IGNORECASE))
@@ -111,11 +118,7 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (CONTACT, r"^(write to|contact|email|e-mail|reach)\b.{0,80}\b[\w.+-]+@[\w-]+\.[\w.]+\.?$"),
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
         (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
-        (
-            BYLINE,
-            r"^(by|written by|reporting by|report by|words by|text by|story by|posted by|"
-            r"von|par|por|di|door|av)\s+\S.{0,70}$",
-        ),
+        (BYLINE, r"^(" + "|".join(BYLINE_WORDS) + r"):?\s+\S.{0,70}$"),
         (
             WIDGET,
             r"^(to (participate|take part|join) in the discussion|log in or (register|sign up)|"

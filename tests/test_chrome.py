@@ -278,6 +278,22 @@ def test_the_title_is_the_headline_that_speaks_of_the_story(between: list[str]) 
     assert page.text.splitlines()[0] == BODY[0]
 
 
+def test_a_label_sharing_a_word_with_the_story_is_not_taken_for_its_title() -> None:
+    # A section name or a teaser's headline between the title and the story shares a
+    # word with it ("roads"); the title, farther up, shares most of its words.
+    headline = "Council Approves Next Year's Budget After Months of Debate"
+    page = strip_chrome(_page("Home", headline, "Local Roads Report", *BODY))
+    assert page.title == headline
+
+
+def test_a_caption_above_the_title_is_not_taken_for_it() -> None:
+    # A photo's caption speaks of the story as much as the title, or a little more.
+    caption = "Mayor And Council Members Debate The Budget Plan At City Hall On Tuesday"
+    headline = "Council Approves Next Year's Budget After Months of Debate"
+    page = strip_chrome(_page("Home", caption, headline, *BODY))
+    assert page.title == headline
+
+
 def test_without_a_headline_of_the_story_the_nearest_headline_is_the_title() -> None:
     # A headline that shares no word with the lead (wordplay, another script) still counts.
     headline = "Tough Choices Ahead For Everyone Concerned"

@@ -84,6 +84,27 @@ LEAD = [
         ([LEAD[0], "Published March 3, 2020, 9:02 AM", *LEAD[1:]], "2020-03-03"),
         # A date further down the story is not the story's date.
         ([*LEAD[:2], "Updated March 9, 2020", LEAD[2]], None),
+        # A notice's date is the day its terms changed; the date line is the story's.
+        (
+            [
+                "We use cookies to improve your experience on our site. Please read our "
+                "Privacy Policy and Terms of Use, which were updated on May 1, 2018.",
+                "Harbour City Votes To Close Coal Plant",
+                "Harbour desk report, filed March 3, 2020 for the weekend edition",
+                *LEAD,
+            ],
+            "2020-03-03",
+        ),
+        # A line that is a date wins over a date inside another header line.
+        (
+            [
+                "Weather: sunny in the city on Monday, March 2, 2020",
+                "Harbour City Votes To Close Coal Plant",
+                "March 3, 2020",
+                *LEAD,
+            ],
+            "2020-03-03",
+        ),
     ],
 )
 def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str | None) -> None:
@@ -102,6 +123,15 @@ def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str
         # Within a line of the story's head, after a date or a separator
         ("Monday, March 3, 2020 8:00 am by Jane Doe", "Jane Doe"),
         ("Local News | By Jane Doe", "Jane Doe"),
+        ("March 3, 2020 | BY: Jane Doe", "Jane Doe"),
+        # With a colon, in another language, or with the date after a separator
+        ("By: Jane Doe", "Jane Doe"),
+        ("Von Jana Dorn publiziert am 3. März 2020", "Jana Dorn"),
+        ("Par Jeanne Doe, publié le 3 mars 2020", "Jeanne Doe"),
+        (
+            "By Harbour Desk Staff | March 3, 2020 at 2:26 PM - Updated March 3 at 4:46 PM",
+            "Harbour Desk Staff",
+        ),
     ],
 )
 def test_the_author_is_the_name_of_the_byline(byline: str, author: str | None) -> None:
