@@ -116,6 +116,8 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (RELATED, r"^[^.!?…]{8,140}\S(\.\.\.|…)$"),
         (CREDIT, r"[a-z.)]\s*[./]?\s*(reuters|afp|ap photo|getty images|epa|shutterstock)$"),
         (CONTACT, r"^(write to|contact|email|e-mail|reach)\b.{0,80}\b[\w.+-]+@[\w-]+\.[\w.]+\.?$"),
+        # An address alone on its line: a byline's e-mail, never a headline or a paragraph.
+        (CONTACT, r"^(e-?mail:?\s*)?[\w.+-]+@[\w-]+(\.[\w-]+)+$"),
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
         (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
         (BYLINE, r"^(" + "|".join(BYLINE_WORDS) + r"):?\s+\S.{0,70}$"),

@@ -118,3 +118,17 @@ def test_a_paragraph_is_only_judged_by_the_strong_rules() -> None:
 )
 def test_a_notice_speaks_to_the_reader_in_whole_words(text: str, addressed: bool) -> None:
     assert bool(rules.READER_ADDRESS.search(text)) is addressed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("jane.doe@example-news.com", rules.CONTACT),
+        ("Email: j.doe+desk@news.example.co.uk", rules.CONTACT),
+        ("Write to Jane Doe at jane.doe@example.com", rules.CONTACT),
+        ("Readers wrote to editors@example.com in their thousands last week.", None),
+    ],
+)
+def test_an_address_alone_on_its_line_is_a_contact(text: str, reason: str | None) -> None:
+    line = describe_line(1, text, ENGLISH)
+    assert lines.rule_reason(line) == reason
