@@ -497,8 +497,12 @@ def _find_title(
 
 
 # Every headline above a story is weighed, and most are a site's chrome met on each of
-# its pages: their words are kept.
-@lru_cache(maxsize=8192)
+# its pages: their words are kept. A few thousand: each worker holds its own, and a
+# long run's memory is counted in megabytes per worker.
+HEADLINE_STEMS_KEPT = 2048
+
+
+@lru_cache(maxsize=HEADLINE_STEMS_KEPT)
 def _headline_stems(text: str, stop: frozenset[str]) -> frozenset[str]:
     return frozenset(_stems(text, stop))
 

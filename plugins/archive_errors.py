@@ -3,10 +3,8 @@
 Datasette 0.65 reports ``?_sort=`` on a column that is not there (a typo, a column of
 another table, a link kept from an older archive) as a server error: its exception carries
 the default status 500 (datasette issue 1950, fixed after 0.65). The message is right;
-only the status is raised to what it means, and Datasette's own handler shows the page.
+only the status is changed to what it means, and Datasette's own handler shows the page.
 """
-
-from typing import Any
 
 from datasette import hookimpl
 from datasette.views.base import DatasetteError
@@ -25,7 +23,7 @@ def is_bad_sort(exception: BaseException) -> bool:
 
 
 @hookimpl
-def handle_exception(datasette: Any, request: Any, exception: BaseException) -> None:
+def handle_exception(exception: BaseException) -> None:
     """Give a bad sort parameter the status of a bad request; Datasette renders the page."""
     if is_bad_sort(exception):
         exception.status = 400  # type: ignore[attr-defined]
