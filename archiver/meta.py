@@ -42,12 +42,21 @@ def parse_date(text: str) -> str | None:
             month = (
                 int(parts["mnum"]) if parts.get("mnum") else rules.MONTHS[parts["month"].lower()]
             )
-            try:
-                day = dt.date(int(parts["year"]), month, int(parts["day"]))
-            except ValueError:
-                continue
-            found.append((match.start(), day.isoformat()))
+            day = _valid_date(int(parts["year"]), month, int(parts["day"]))
+            if day is None and pattern is rules.NUMERIC_DAY_FIRST:
+                # 11/19/2019: no nineteenth month, so the month comes first. Where both
+                # readings are dates (03/04/2019), the day comes first, as it did before.
+                day = _valid_date(int(parts["year"]), int(parts["day"]), month)
+            if day is not None:
+                found.append((match.start(), day))
     return min(found)[1] if found else None
+
+
+def _valid_date(year: int, month: int, day: int) -> str | None:
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
 
 
 def find_dateline(first_paragraph: str) -> tuple[str | None, str | None]:

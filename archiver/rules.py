@@ -277,25 +277,26 @@ _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR_DIGITS = r"(?:19|20)\d\d"
 _YEAR = r"(?P<year>" + _YEAR_DIGITS + ")"
+# Where a year ends: at anything but a digit, or at a time run into it, as a dump glues the
+# text of neighbouring elements ("Nov 15, 20195:45 AM", "18.11.2019Get short URL").
+_YEAR_END = r"(?:(?!\d)|(?=[0-2]?\d:[0-5]\d))"
+# 18/11/2019 and 18.11.2019; read month first (11/19/2019) only where day first is no date.
+_NUMERIC_DAY_FIRST = r"\b(?P<day>[0-3]?\d)[./](?P<mnum>[0-3]?\d)[./]" + _YEAR + _YEAR_END
+_DATE_SOURCES = (
+    r"\b" + _YEAR + r"-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)",
+    r"\b" + _MONTH + r"\s+" + _DAY + r",?\s+" + _YEAR + _YEAR_END,
+    # 3 March 2020, 3rd of March, 3. März 2020, 3 de março de 2020, 3 марта 2020 г.
+    r"\b" + _DAY + r"\.?(?:\s+(?:of|de|del))?\s+" + _MONTH + r",?(?:\s+(?:de|del))?\s+" + _YEAR
+    + _YEAR_END,
+    _NUMERIC_DAY_FIRST,
+    r"\b" + _YEAR + r"[./](?P<mnum>[01]?\d)[./](?P<day>[0-3]?\d)(?![\d./])",
+    # Chinese and Japanese 2020年3月3日, Korean 2020년 3월 3일
+    r"(?<!\d)" + _YEAR + r"\s?[年년]\s?(?P<mnum>[01]?\d)\s?[月월]\s?(?P<day>[0-3]?\d)\s?[日일]",
+)  # fmt: skip
 DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"\b" + _YEAR + r"-(?P<mnum>[01]\d)-(?P<day>[0-3]\d)(?!\d)",
-        r"\b" + _MONTH + r"\s+" + _DAY + r",?\s+" + _YEAR + r"\b",
-        # 3 March 2020, 3rd of March, 3. März 2020, 3 de março de 2020, 3 марта 2020 г.
-        r"\b"
-        + _DAY
-        + r"\.?(?:\s+(?:of|de|del))?\s+"
-        + _MONTH
-        + r",?(?:\s+(?:de|del))?\s+"
-        + _YEAR
-        + r"\b",
-        r"\b(?P<day>[0-3]?\d)[./](?P<mnum>[01]?\d)[./]" + _YEAR + r"\b",
-        r"\b" + _YEAR + r"[./](?P<mnum>[01]?\d)[./](?P<day>[0-3]?\d)(?![\d./])",
-        # Chinese and Japanese 2020年3月3日, Korean 2020년 3월 3일
-        r"(?<!\d)" + _YEAR + r"\s?[年년]\s?(?P<mnum>[01]?\d)\s?[月월]\s?(?P<day>[0-3]?\d)\s?[日일]",
-    )
+    re.compile(p, re.IGNORECASE) for p in _DATE_SOURCES
 )
+NUMERIC_DAY_FIRST = DATE_PATTERNS[_DATE_SOURCES.index(_NUMERIC_DAY_FIRST)]
 # A year as the patterns above need it: a text without one holds no full date.
 DATE_YEAR = re.compile(_YEAR_DIGITS)
 # Any date-ish token, with or without a year, used to spot date-only lines (searched in

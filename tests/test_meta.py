@@ -43,6 +43,16 @@ def test_seed_metadata_matches_gold(name: str, field: str) -> None:
         ("2021.13.07", None),
         ("2021年2月7日", "2021-02-07"),
         ("2021년 2월 7일", "2021-02-07"),
+        # Month first only where day first is no date; both dates: the day first, as before
+        ("11/19/2019 by Jane Doe", "2019-11-19"),
+        ("11.14.2019 09:00 AM", "2019-11-14"),
+        ("03/04/2019", "2019-04-03"),
+        ("19/19/2019", None),
+        # A dump glues the text of neighbouring elements to the year
+        ("Nov 15, 20195:45 AM", "2019-11-15"),
+        ("21:17 18.11.2019Get short URL", "2019-11-18"),
+        ("March 3, 20201", None),  # five digits are no year
+        ("ref 12.03.201912", None),
     ],
 )
 def test_parse_date_needs_a_full_valid_date(text: str, expected: str | None) -> None:
