@@ -145,7 +145,15 @@ def run_ingest(
     # Dask's logged tracebacks of a lost scheduler would bury the one line that says it.
     quiet = cluster.quiet_dask_logs() if scheduler else contextlib.nullcontext()
     try:
-        with quiet, printed_notes(), progress(outcomes, count, "ingesting") as shown:
+        # Closed here, whatever stops the loop: a Ctrl-C that lands between two files leaves
+        # the run paused at a file, its batch not yet committed. Closing commits it before
+        # the summary says it was stored (left to the interpreter's exit, it could be lost).
+        with (
+            contextlib.closing(outcomes),
+            quiet,
+            printed_notes(),
+            progress(outcomes, count, "ingesting") as shown,
+        ):
             for outcome in shown:
                 _report(outcome)
     except KeyboardInterrupt:
@@ -516,7 +524,7 @@ def reprocess(db: str, clean_dir: str, workers: int | None, only_outdated: bool)
         db, clean_dir, workers=workers, only_outdated=only_outdated, on_stored=tally.add
     )
     try:
-        with progress(items, count, "reprocessing") as shown:
+        with contextlib.closing(items), progress(items, count, "reprocessing") as shown:
             for item in shown:
                 if item.kept_because:
                     echo_above(f"kept as stored: {item.outcome.record.path}: {item.kept_because}")

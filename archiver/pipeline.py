@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -260,7 +260,7 @@ def iter_ingest(
     workers: int = 1,
     scheduler: str | None = None,
     on_stored: Callable[[FileOutcome], object] | None = None,
-) -> Iterator[FileOutcome]:
+) -> Generator[FileOutcome, None, None]:
     """Ingest files and folders into the archive, yielding each file's outcome once stored.
 
     Extraction runs in ``workers`` processes (or on the Dask ``scheduler``); storing,
@@ -393,10 +393,15 @@ class Tally:
 
 
 def summarise(outcomes: Iterable[FileOutcome]) -> IngestSummary:
-    """Count the outcomes of a run."""
+    """Count the outcomes of a run (closing them: a run stopped early commits what it stored)."""
     tally = Tally()
-    for outcome in outcomes:
-        tally.add(outcome)
+    try:
+        for outcome in outcomes:
+            tally.add(outcome)
+    finally:
+        close = getattr(outcomes, "close", None)  # iter_ingest's generator has it
+        if close is not None:
+            close()
     return tally.summary()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +129,7 @@ def iter_reprocess(
     scheduler: str | None = None,
     only_outdated: bool = False,
     on_stored: Callable[[Rederived], object] | None = None,
-) -> Iterator[Rederived]:
+) -> Generator[Rederived, None, None]:
     """Re-derive the archive's articles from raw/ with the current extractor version.
 
     Every raw file the archive records is read and cleaned again (never refetched) and
@@ -206,8 +206,10 @@ def reprocess(
 ) -> ReprocessSummary:
     """Re-derive every article and clean file from raw/ and return what changed."""
     tally = ReprocessTally()
-    for item in iter_reprocess(db, clean_dir, max_bytes, workers, scheduler, only_outdated):
-        tally.add(item)
+    items = iter_reprocess(db, clean_dir, max_bytes, workers, scheduler, only_outdated)
+    with contextlib.closing(items):  # stopped early, the run commits what it stored
+        for item in items:
+            tally.add(item)
     return tally.summary()
 
 

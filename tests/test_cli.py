@@ -670,6 +670,36 @@ def test_kill_stops_an_ingest_as_ctrl_c_does(tmp_path: Path, stop: str) -> None:
     assert f"{600 - int(said[1])} ingested, {said[1]} unchanged, 0 failed" in again.stderr
 
 
+def test_ctrl_c_between_two_files_commits_what_the_summary_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C that lands while a stored file is reported (not while it is stored) still
+    commits the batch the file is in before the run says it was stored."""
+    from archiver import cli
+
+    write_corpus(tmp_path / "raw", 300, copy_every=50)
+    reported = 0
+
+    def ctrl_c_at_file_250(outcome: Any) -> None:
+        nonlocal reported
+        reported += 1
+        if reported == 250:
+            os.kill(os.getpid(), signal.SIGINT)  # the real signal, through Python's handler
+            time.sleep(1)  # the handler raises here, outside the run's own frames
+
+    monkeypatch.setattr(cli, "_report", ctrl_c_at_file_250)
+    result = CliRunner().invoke(
+        main, ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
+               "--clean-dir", str(tmp_path / "clean"), "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 130, result.output
+    said = re.search(r"^interrupted: (\d+) ingested", result.output, re.M)
+    assert said, result.output
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        stored = conn.execute("select count(*) from raw_files").fetchone()[0]
+    assert stored == int(said[1]) == 250
+
+
 def test_a_folder_without_files_says_so(tmp_path: Path) -> None:
     (tmp_path / "empty" / ".git").mkdir(parents=True)
     (tmp_path / "empty" / ".git" / "HEAD").write_text("ref: main\n")

@@ -668,3 +668,44 @@ def test_reprocess_of_a_mistyped_archive_is_refused_and_makes_nothing(tmp_path: 
     with pytest.raises(reprocessing.store.NotAnArchive, match="no archive at"):
         reprocessing.reprocess(db=tmp_path / "typo.db", clean_dir=tmp_path / "clean")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("run", ["ingest", "reprocess"])
+def test_a_run_stopped_between_two_files_commits_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: str
+) -> None:
+    """Ctrl-C while the caller counts a file: the files handed over are in the archive
+    once the call has raised, not only when the interpreter gets round to it."""
+    from archiver import pipeline
+
+    write_corpus(tmp_path / "raw", 300, copy_every=50)
+    db, clean = tmp_path / "a.db", tmp_path / "clean"
+    if run == "reprocess":
+        ingest([tmp_path / "raw"], db=db, clean_dir=clean)
+        time.sleep(1.1)  # stamps are to the second: this run's differ from the first's
+    tally = pipeline.Tally if run == "ingest" else reprocessing.ReprocessTally
+    counted = 0
+    count = tally.add
+
+    def count_then_ctrl_c_at_250(self: object, item: object) -> object:
+        nonlocal counted
+        counted += 1
+        if counted == 250:
+            os.kill(os.getpid(), signal.SIGINT)  # the real signal, through Python's handler
+            time.sleep(1)
+        return count(self, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tally, "add", count_then_ctrl_c_at_250)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    # Kept, as a notebook or a caller's log keeps the last error: its traceback keeps the
+    # run's frames, and a run left open there would hold its batch uncommitted.
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        if run == "ingest":
+            ingest([tmp_path / "raw"], db=db, clean_dir=clean)
+        else:
+            reprocessing.reprocess(db, clean, workers=1)
+    with sqlite3.connect(db) as conn:
+        stamps = [r[0] for r in conn.execute("select ingested_at from raw_files")]
+    # Written by this run: every file (ingest), or stamped anew by it (reprocess).
+    assert len([stamp for stamp in stamps if stamp >= started]) == 250
+    assert stopped.tb is not None
