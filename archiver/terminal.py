@@ -50,12 +50,17 @@ def terminate_as_ctrl_c() -> Iterator[None]:
 
     def as_ctrl_c(signum: int, frame: Any) -> None:
         _stopped_by[0] = signum
-        # Through the Ctrl-C handler of the moment: it holds the signal while a file is stored.
+        # As Ctrl-C would be: held while a file is stored. Also where Ctrl-C itself is
+        # ignored (`nohup archiver ingest raw/ &`), the run that `kill` is for: raised
+        # in the middle of a file, the signal cost the whole batch (rolled back) while
+        # the summary counted it as stored.
         handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)  # the holding handler, or a program's own
         else:
-            raise KeyboardInterrupt
+            from .workers import hold_or_interrupt
+
+            hold_or_interrupt(signal.SIGINT)
 
     # A signal ignored on the way in stays ignored: `nohup` ignores SIGHUP so that the run
     # outlives its terminal (and the workers it starts inherit that).

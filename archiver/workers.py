@@ -159,16 +159,24 @@ def start_fork_server() -> None:
     child.join()
 
 
+# The signals held by the innermost held_interrupts block, for hold_or_interrupt.
+_HELD: list[list[int]] = []
+
+
 @contextlib.contextmanager
 def held_interrupts() -> Iterator[list[int]]:
     """Hold Ctrl-C (SIGINT) while the block runs; yields the signals that came meanwhile.
 
     A second Ctrl-C raises at once. Only in the main thread and over Python's own
-    handler: elsewhere, or where a program has installed its own, nothing is held.
+    handler: elsewhere, or where a program has installed its own, nothing is held. Where
+    Ctrl-C is ignored (a run started in the background by a shell, or by ``nohup``), the
+    block still holds the stop signals routed through :func:`hold_or_interrupt`.
     """
+    handler = signal.getsignal(signal.SIGINT)
     if (
         threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        or _HELD  # inside another block: that one holds
+        or handler not in (signal.default_int_handler, signal.SIG_IGN)
     ):
         yield []
         return
@@ -179,11 +187,22 @@ def held_interrupts() -> Iterator[list[int]]:
             raise KeyboardInterrupt
         held.append(signum)
 
-    signal.signal(signal.SIGINT, hold)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, hold)
+    _HELD.append(held)
     try:
         yield held
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _HELD.pop()
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def hold_or_interrupt(signum: int) -> None:
+    """Hold a stop signal as Ctrl-C is held inside :func:`held_interrupts`, else stop now."""
+    if not _HELD or _HELD[-1]:  # no block holds, or a second signal: the user will not wait
+        raise KeyboardInterrupt
+    _HELD[-1].append(signum)
 
 
 def _do_nothing() -> None:

@@ -6,11 +6,18 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+# A shell that starts the suite in the background (`make test &`, `nohup ... &`) makes it
+# ignore Ctrl-C, and every command a test starts inherits that: the tests of what Ctrl-C
+# does need it delivered, however the suite was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_RAW = FIXTURES / "seeds" / "raw"

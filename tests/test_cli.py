@@ -700,6 +700,42 @@ def test_ctrl_c_between_two_files_commits_what_the_summary_says(
     assert stored == int(said[1]) == 250
 
 
+def test_kill_while_a_file_is_stored_with_ctrl_c_ignored_keeps_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nohup archiver ingest raw/ &` ignores Ctrl-C; `kill` while a file is stored still
+    stores it whole, commits the batch and says what was stored."""
+    from archiver import store
+
+    write_corpus(tmp_path / "raw", 300, copy_every=50)
+    saved = 0
+    save_articles = store.save_articles
+
+    def kill_while_storing_file_250(*args: Any, **kwargs: Any) -> None:
+        nonlocal saved
+        saved += 1
+        if saved == 250:
+            os.kill(os.getpid(), signal.SIGTERM)  # the real signal, in the middle of the file
+            time.sleep(1)
+        save_articles(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_articles", kill_while_storing_file_250)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts `cmd &`
+    try:
+        result = CliRunner().invoke(
+            main, ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
+                   "--clean-dir", str(tmp_path / "clean"), "--workers", "1"],
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    said = re.search(r"^interrupted: (\d+) ingested", result.output, re.M)
+    assert said, result.output
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        stored = conn.execute("select count(*) from raw_files").fetchone()[0]
+    assert stored == int(said[1]) == 250
+
+
 def test_a_folder_without_files_says_so(tmp_path: Path) -> None:
     (tmp_path / "empty" / ".git").mkdir(parents=True)
     (tmp_path / "empty" / ".git" / "HEAD").write_text("ref: main\n")
