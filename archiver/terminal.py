@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
+from .workers import hold_or_interrupt
+
 T = TypeVar("T")
 
 
@@ -58,8 +60,6 @@ def terminate_as_ctrl_c() -> Iterator[None]:
         if callable(handler) and handler is not signal.default_int_handler:
             handler(signal.SIGINT, frame)  # the holding handler, or a program's own
         else:
-            from .workers import hold_or_interrupt
-
             hold_or_interrupt(signal.SIGINT)
 
     # A signal ignored on the way in stays ignored: `nohup` ignores SIGHUP so that the run

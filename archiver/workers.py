@@ -159,7 +159,8 @@ def start_fork_server() -> None:
     child.join()
 
 
-# The signals held by the innermost held_interrupts block, for hold_or_interrupt.
+# The signals held by the open held_interrupts block, for hold_or_interrupt (one block at
+# most: a block inside another holds nothing of its own).
 _HELD: list[list[int]] = []
 
 
@@ -175,27 +176,21 @@ def held_interrupts() -> Iterator[list[int]]:
     handler = signal.getsignal(signal.SIGINT)
     if (
         threading.current_thread() is not threading.main_thread()
-        or _HELD  # inside another block: that one holds
+        or _HELD
         or handler not in (signal.default_int_handler, signal.SIG_IGN)
     ):
         yield []
         return
     held: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        if held:  # pressed again: the user will not wait
-            raise KeyboardInterrupt
-        held.append(signum)
-
-    if handler is signal.default_int_handler:
-        signal.signal(signal.SIGINT, hold)
     _HELD.append(held)
+    if handler is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _hold_ctrl_c)
     try:
         yield held
     finally:
-        _HELD.pop()
         if handler is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        _HELD.pop()
 
 
 def hold_or_interrupt(signum: int) -> None:
@@ -203,6 +198,10 @@ def hold_or_interrupt(signum: int) -> None:
     if not _HELD or _HELD[-1]:  # no block holds, or a second signal: the user will not wait
         raise KeyboardInterrupt
     _HELD[-1].append(signum)
+
+
+def _hold_ctrl_c(signum: int, frame: object) -> None:
+    hold_or_interrupt(signum)
 
 
 def _do_nothing() -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,22 @@ def run_on_a_terminal(command: list[str], cwd: Path) -> tuple[int, str]:
         shown += chunk
     os.close(controller)
     return process.wait(timeout=30), shown.decode("utf-8", "replace")
+
+
+def signal_at_call(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, signum: int, call: int = 250
+) -> None:
+    """Have ``owner.name`` send this process a real signal on its ``call``-th call, then
+    run as before: the signal's handler acts there, as when it comes at that moment."""
+    original = getattr(owner, name)
+    calls = 0
+
+    def signalling(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            os.kill(os.getpid(), signum)
+            time.sleep(1)  # the handler runs here, or (held) right after
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, signalling)

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from archiver.cli import main
 
-from .conftest import SEED_NAMES, run_on_a_terminal, seed_gold
+from .conftest import SEED_NAMES, run_on_a_terminal, seed_gold, signal_at_call
 from .corpus import write_corpus
 
 
@@ -670,6 +670,22 @@ def test_kill_stops_an_ingest_as_ctrl_c_does(tmp_path: Path, stop: str) -> None:
     assert f"{600 - int(said[1])} ingested, {said[1]} unchanged, 0 failed" in again.stderr
 
 
+def _stored_and_said(tmp_path: Path, result: Any) -> tuple[int, int]:
+    """Files the archive holds after an interrupted ingest, and how many the run said."""
+    said = re.search(r"^interrupted: (\d+) ingested", result.output, re.M)
+    assert said, result.output
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        stored = conn.execute("select count(*) from raw_files").fetchone()[0]
+    return stored, int(said[1])
+
+
+def _ingest_in_process(tmp_path: Path) -> Any:
+    return CliRunner().invoke(
+        main, ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
+               "--clean-dir", str(tmp_path / "clean"), "--workers", "1"],
+    )  # fmt: skip
+
+
 def test_ctrl_c_between_two_files_commits_what_the_summary_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -678,26 +694,10 @@ def test_ctrl_c_between_two_files_commits_what_the_summary_says(
     from archiver import cli
 
     write_corpus(tmp_path / "raw", 300, copy_every=50)
-    reported = 0
-
-    def ctrl_c_at_file_250(outcome: Any) -> None:
-        nonlocal reported
-        reported += 1
-        if reported == 250:
-            os.kill(os.getpid(), signal.SIGINT)  # the real signal, through Python's handler
-            time.sleep(1)  # the handler raises here, outside the run's own frames
-
-    monkeypatch.setattr(cli, "_report", ctrl_c_at_file_250)
-    result = CliRunner().invoke(
-        main, ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
-               "--clean-dir", str(tmp_path / "clean"), "--workers", "1"],
-    )  # fmt: skip
+    signal_at_call(monkeypatch, cli, "_report", signal.SIGINT)
+    result = _ingest_in_process(tmp_path)
     assert result.exit_code == 130, result.output
-    said = re.search(r"^interrupted: (\d+) ingested", result.output, re.M)
-    assert said, result.output
-    with sqlite3.connect(tmp_path / "a.db") as conn:
-        stored = conn.execute("select count(*) from raw_files").fetchone()[0]
-    assert stored == int(said[1]) == 250
+    assert _stored_and_said(tmp_path, result) == (250, 250)
 
 
 def test_kill_while_a_file_is_stored_with_ctrl_c_ignored_keeps_the_batch(
@@ -708,32 +708,14 @@ def test_kill_while_a_file_is_stored_with_ctrl_c_ignored_keeps_the_batch(
     from archiver import store
 
     write_corpus(tmp_path / "raw", 300, copy_every=50)
-    saved = 0
-    save_articles = store.save_articles
-
-    def kill_while_storing_file_250(*args: Any, **kwargs: Any) -> None:
-        nonlocal saved
-        saved += 1
-        if saved == 250:
-            os.kill(os.getpid(), signal.SIGTERM)  # the real signal, in the middle of the file
-            time.sleep(1)
-        save_articles(*args, **kwargs)
-
-    monkeypatch.setattr(store, "save_articles", kill_while_storing_file_250)
+    signal_at_call(monkeypatch, store, "save_articles", signal.SIGTERM)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts `cmd &`
     try:
-        result = CliRunner().invoke(
-            main, ["ingest", str(tmp_path / "raw"), "--db", str(tmp_path / "a.db"),
-                   "--clean-dir", str(tmp_path / "clean"), "--workers", "1"],
-        )  # fmt: skip
+        result = _ingest_in_process(tmp_path)
     finally:
         signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 128 + signal.SIGTERM, result.output
-    said = re.search(r"^interrupted: (\d+) ingested", result.output, re.M)
-    assert said, result.output
-    with sqlite3.connect(tmp_path / "a.db") as conn:
-        stored = conn.execute("select count(*) from raw_files").fetchone()[0]
-    assert stored == int(said[1]) == 250
+    assert _stored_and_said(tmp_path, result) == (250, 250)
 
 
 def test_a_folder_without_files_says_so(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from archiver.models import EXTRACTOR_VERSION, Article, RemovedLine
 from archiver.pipeline import ingest, iter_ingest
 from archiver.workers import WORKER_NICENESS, map_ordered, start_fork_server
 
+from .conftest import signal_at_call
 from .corpus import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -684,18 +685,7 @@ def test_a_run_stopped_between_two_files_commits_them(
         ingest([tmp_path / "raw"], db=db, clean_dir=clean)
         time.sleep(1.1)  # stamps are to the second: this run's differ from the first's
     tally = pipeline.Tally if run == "ingest" else reprocessing.ReprocessTally
-    counted = 0
-    count = tally.add
-
-    def count_then_ctrl_c_at_250(self: object, item: object) -> object:
-        nonlocal counted
-        counted += 1
-        if counted == 250:
-            os.kill(os.getpid(), signal.SIGINT)  # the real signal, through Python's handler
-            time.sleep(1)
-        return count(self, item)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(tally, "add", count_then_ctrl_c_at_250)
+    signal_at_call(monkeypatch, tally, "add", signal.SIGINT)
     started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     # Kept, as a notebook or a caller's log keeps the last error: its traceback keeps the
     # run's frames, and a run left open there would hold its batch uncommitted.
