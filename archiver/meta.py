@@ -17,14 +17,23 @@ DATELINE_MAX_CHARS = 160
 _LEAD_WORDS = re.compile(r"^(the|a|an|this|that|in|on|at|for|it|he|she|they|we|i)\b", re.IGNORECASE)
 # A name is capitalised words (case matters there, not in "By"), up to a date: in
 # "By Jane Doe March 3, 2020" and "By Jane Doe Updated 3/3" the date is no part of it.
+# Capital letters of the Latin, Greek and Cyrillic alphabets, for names in any of them.
+_CAPITALS = "".join(ch for ch in map(chr, range(0xC0, 0x530)) if ch.isupper())
 _NAME_WORD = (
     r"(?!(?i:" + "|".join(rules.MONTHS) + r")\.?\s+\d|(?i:updated|published|posted)\b)"
-    r"[A-Z][\w'’.-]+"
+    r"[A-Z" + _CAPITALS + r"][\w'’.-]+"
 )
 _NAME = (
     r"(?P<name>" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|and|&|de|van|von|da|del|la|le))*)"
 )
-_BYLINE_NAME = re.compile(r"^(?i:" + "|".join(rules.BYLINE_WORDS) + r"):?\s+" + _NAME)
+_BYLINE_NAME = re.compile(
+    r"^(?i:(?:"
+    + "|".join(rules.BYLINE_WORDS)
+    + r"):?\s+|(?:"
+    + "|".join(rules.BYLINE_LABELS)
+    + r")\s?:\s*)"
+    + _NAME
+)
 # A byline within a line: after a date, a time (its zone) or a separator, "by" and a name.
 _INNER_BYLINE = re.compile(
     r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by):?\s+" + _NAME

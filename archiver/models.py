@@ -29,6 +29,9 @@ class RawDoc:
     encoding: str
     text: str
     record: str = ""  # distinguishes several documents inside one raw file
+    # The sha256 of the document's own bytes, when it is one of several in a raw file (a
+    # WARC record): its key then stays the same when the file around it grows.
+    record_sha256: str = ""
     url: str | None = None
     captured_at: str | None = None  # WARC-Date of a captured record
     warnings: tuple[str, ...] = ()
@@ -36,7 +39,7 @@ class RawDoc:
     @property
     def doc_key(self) -> str:
         """Content-derived key: identical bytes give the same key wherever they live."""
-        return f"{self.sha256}:{self.record}"
+        return f"{self.record_sha256 or self.sha256}:{self.record}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 # A pattern anchored at the end matches within this many characters of it.
 TAIL_CHARS = 100
+# A pattern that requires one of more literals than this is searched without testing for
+# them first: a substring test a literal costs more than a search that fails early.
+MAX_REQUIRED_LITERALS = 8
 
 
 @dataclass(frozen=True)
@@ -52,22 +55,27 @@ class RuleSet:
         offset = 0
         if len(text) > TAIL_CHARS:  # start the tail at a word, so \b means what it says
             offset = len(text) - len(text[-TAIL_CHARS:].split(" ", 1)[-1])
+        # A match on the tail lies in it: its required literals are looked for there alone,
+        # not in the whole of a long paragraph.
+        tail = lowered[offset:] if offset else lowered
         for i in self.tails:
-            found = self._search(i, text, lowered, offset)
+            found = self._search(i, text, lowered, offset, tail)
             if found and (best is None or (found.start(), i) < best):
                 best = (found.start(), i)
         for i in self.free:
-            found = self._search(i, text, lowered, 0)
+            found = self._search(i, text, lowered, 0, lowered)
             if found and (best is None or (found.start(), i) < best):
                 best = (found.start(), i)
         return self.patterns[best[1]][0] if best else None
 
-    def _search(self, i: int, text: str, lowered: str, start: int) -> re.Match[str] | None:
+    def _search(
+        self, i: int, text: str, lowered: str, start: int, searched: str
+    ) -> re.Match[str] | None:
         folded = self.folded[i] if self.folded else None
         if folded is None:
             return self.patterns[i][1].search(text, start)
         required = self.required[i] if self.required else None
-        if required is not None and not any(map(lowered.__contains__, required)):
+        if required is not None and not any(map(searched.__contains__, required)):
             return None
         return folded.search(lowered, start)
 
@@ -109,7 +117,8 @@ def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     stands in sequence; a group or a repeat of at least one requires what its content
     requires; alternatives require one of what each requires. Of several requirements
     of a sequence, the one whose shortest string is longest is kept (the most telling).
-    Only for a pattern without IGNORECASE, whose literals are then matched as they are.
+    Only for a pattern without IGNORECASE, whose literals are then matched as they are;
+    and None for more than MAX_REQUIRED_LITERALS of them.
     """
     if pattern.flags & re.IGNORECASE:
         return None
@@ -119,7 +128,9 @@ def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
         # The parser is re's private module: should its output change shape, a pattern
         # is simply searched in every line, as without this filter.
         return None
-    return tuple(sorted(found)) if found else None
+    if not found or len(found) > MAX_REQUIRED_LITERALS:
+        return None
+    return tuple(sorted(found))
 
 
 def _sequence_literals(items: sre_parse.SubPattern | list) -> frozenset[str] | None:

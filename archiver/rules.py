@@ -73,6 +73,28 @@ BYLINE_WORDS: tuple[str, ...] = (
     "by", "written by", "reporting by", "report by", "words by", "text by", "story by",
     "posted by", "von", "par", "por", "di", "door", "av",
 )  # fmt: skip
+# Labels a credit line opens with, then a colon, in the languages of the stoplists: the
+# writer ("Text: Jane Doe", "Autor: Jan Nowak", "Текст: Иван Петров") and the picture
+# or its source ("Foto: Jane Doe", "Quelle: dpa"). Without their colon they are words.
+BYLINE_LABELS: tuple[str, ...] = (
+    "author", "authors", "text", "words", "autor", "autorin", "autoren", "auteur", "auteurs",
+    "autore", "autori", "autora", "texte", "texto", "testo", "tekst", "текст", "автор",
+    "автори", "авторы",
+)  # fmt: skip
+PICTURE_LABELS: tuple[str, ...] = (
+    "foto", "fotos", "fotó", "fotografia", "fotografía", "fotografie", "fotograf", "bild",
+    "bilder", "imagen", "immagine", "immagini", "afbeelding", "zdjęcie", "zdjęcia",
+    "фото", "фотография", "иллюстрация", "crédit", "crédits", "crédito", "credito",
+)  # fmt: skip
+CREDIT_LABELS: tuple[str, ...] = (
+    *PICTURE_LABELS, "quelle", "fuente", "fonte", "bron", "źródło", "источник", "джерело",
+)  # fmt: skip
+# What a caption's credit glued to its end opens with: "... on Monday. Photo: Jane Doe",
+# "... on Monday (Foto: Jana Dorn)". Not a source: a paragraph may end citing one.
+_GLUED_CREDIT_LABELS = (
+    "photo", "photos", "photograph", "picture", "image", "illustration", "credit",
+    *PICTURE_LABELS,
+)  # fmt: skip
 
 # Whole-line patterns, tried in order; the first match labels the line.
 LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -102,6 +124,14 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"^(getty images|shutterstock|alamy|ap photo|reuters|afp|epa|xinhua)\b[^.]{0,60}$",
         ),
         (CREDIT, r"\b(getty images|shutterstock|ap photo|/ ?afp|/ ?reuters|via getty)\s*\)?$"),
+        # (The look-ahead for the colon first: most lines have none, and are spared the
+        # labels one by one.)
+        (CREDIT, r"^(?=[^:]{2,13}:)(" + "|".join(CREDIT_LABELS) + r")\s?:\s*\S.{0,80}$"),
+        (
+            CAPTION,
+            r"[.!?”\"(\[]\s*[(\[]?(" + "|".join(_GLUED_CREDIT_LABELS) + r")\s?(:|by\b)"
+            r"\s*[^\s.!?][^.!?]{1,60}[)\]]?$",
+        ),
         (
             READ_MORE,
             r"^(read more|read also|also read|read next|read the full|see also|"
@@ -121,6 +151,7 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
         (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
         (BYLINE, r"^(" + "|".join(BYLINE_WORDS) + r"):?\s+\S.{0,70}$"),
+        (BYLINE, r"^(?=[^:]{2,8}:)(" + "|".join(BYLINE_LABELS) + r")\s?:\s*\S.{0,70}$"),
         (
             WIDGET,
             r"^(to (participate|take part|join) in the discussion|log in or (register|sign up)|"

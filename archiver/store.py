@@ -435,7 +435,7 @@ def save_articles(
         ).fetchall()
         keep = {a.id for a in articles}
         # Read in part, a capture replaces only the pages it read again (the same URL and
-        # capture time: their ids change with the file's bytes); the others stay.
+        # capture time: a record read again whole keeps its id); the others stay.
         read_again = {(a.url, a.captured_at) for a in articles}
         old = [r[0] for r in rows if read_whole or (r[1], r[2]) in read_again]
         for article_id in old:

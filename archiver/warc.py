@@ -227,6 +227,9 @@ def _record_doc(
         encoding=encoding,
         text=text,
         record=key,
+        # The record's own bytes, not the capture's, key its article: a capture that
+        # grows (a crawl still writing it) keeps the ids of the pages it held.
+        record_sha256=hashlib.sha256(data).hexdigest(),
         url=url,
         captured_at=record.rec_headers.get_header("WARC-Date"),
         warnings=warnings,

@@ -294,6 +294,20 @@ def test_a_caption_above_the_title_is_not_taken_for_it() -> None:
     assert page.title == headline
 
 
+@pytest.mark.parametrize(
+    "credit", ["Photo: Jane Doe", "(Image: Harbour Ledger)", "Foto: Jana Dorn"]
+)
+def test_a_caption_with_its_credit_glued_on_is_neither_title_nor_body(credit: str) -> None:
+    # Between the title and the story, a caption about the story with a photographer's
+    # credit at its end: it speaks of the story more than the title does.
+    caption = f"Mayor And Council Members Debate The Budget Plan At City Hall. {credit}"
+    headline = "Council Approves Next Year's Budget"
+    page = strip_chrome(_page("Home", headline, caption, BODY[0], BODY[1], caption, *BODY[2:]))
+    assert page.title == headline
+    assert caption not in page.text
+    assert all(paragraph in page.text for paragraph in BODY)
+
+
 def test_without_a_headline_of_the_story_the_nearest_headline_is_the_title() -> None:
     # A headline that shares no word with the lead (wordplay, another script) still counts.
     headline = "Tough Choices Ahead For Everyone Concerned"

@@ -132,3 +132,25 @@ def test_a_notice_speaks_to_the_reader_in_whole_words(text: str, addressed: bool
 def test_an_address_alone_on_its_line_is_a_contact(text: str, reason: str | None) -> None:
     line = describe_line(1, text, ENGLISH)
     assert lines.rule_reason(line) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "reason"),
+    [
+        # A label and its colon open a credit line in the article's own language.
+        ("Text: Jana Dorn", "de", rules.BYLINE),
+        ("Autor: Jan Nowak", "pl", rules.BYLINE),
+        ("Текст: Иван Петров·3 марта 2020", "ru", rules.BYLINE),
+        ("Foto: Jana Dorn/dpa", "de", rules.CREDIT),
+        ("Fuente: Agencia Estatal de Meteorología", "es", rules.CREDIT),
+        ("Фото: Иван Петров", "ru", rules.CREDIT),
+        # Without the colon the same words open sentences.
+        ("Text messages show that the minister knew of the plan for months.", "en", None),
+        ("Foto e video della protesta sono stati diffusi in rete nella notte.", "it", None),
+    ],
+)
+def test_a_labelled_credit_line_is_chrome_in_any_language(
+    text: str, language: str, reason: str | None
+) -> None:
+    line = describe_line(1, text, lang.stopwords(language))
+    assert lines.rule_reason(line) == reason

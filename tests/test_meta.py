@@ -138,6 +138,10 @@ def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str
         ("By: Jane Doe", "Jane Doe"),
         ("Von Jana Dorn publiziert am 3. März 2020", "Jana Dorn"),
         ("Par Jeanne Doe, publié le 3 mars 2020", "Jeanne Doe"),
+        # A label and its colon, in Latin, Cyrillic or Greek letters
+        ("Autor: Jan Nowak", "Jan Nowak"),
+        ("Текст: Иван Петров·3 марта 2020", "Иван Петров"),
+        ("Text: Ólafur Arnalds", "Ólafur Arnalds"),
         (
             "By Harbour Desk Staff | March 3, 2020 at 2:26 PM - Updated March 3 at 4:46 PM",
             "Harbour Desk Staff",

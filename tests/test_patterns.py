@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import re._parser as sre_parse
 
 import pytest
 
 from archiver import rules
-from archiver.patterns import combine, fold_text, required_literals
+from archiver.patterns import MAX_REQUIRED_LITERALS, combine, fold_text, required_literals
 
 
 @pytest.mark.parametrize(
@@ -50,11 +51,20 @@ def test_a_line_without_the_literals_is_not_matched_and_one_with_them_is() -> No
     assert ruleset.reason("Get our free NEWSLETTER") == "widget"
 
 
-def test_every_searched_rule_has_required_literals() -> None:
-    # The rules searched anywhere in a line are the costly ones; each should be filtered.
+def test_more_required_literals_than_are_worth_testing_are_none() -> None:
+    few = "|".join(f"label{i}" for i in range(MAX_REQUIRED_LITERALS))
+    assert required_literals(re.compile(few)) is not None
+    assert required_literals(re.compile(few + "|another")) is None
+
+
+def test_every_searched_rule_is_filtered() -> None:
+    # The rules searched anywhere in a line are the costly ones: each is filtered by its
+    # literals, or else opens with a class of characters, which the search skips between.
     for ruleset in (rules.ALL_RULES, rules.STRONG_RULES):
         for i in (*ruleset.tails, *ruleset.free):
-            assert ruleset.required[i], ruleset.patterns[i][1].pattern
+            pattern = ruleset.folded[i] or ruleset.patterns[i][1]
+            opening = sre_parse.parse(pattern.pattern, pattern.flags)[0][0]
+            assert ruleset.required[i] or opening is sre_parse.IN, pattern.pattern
 
 
 def test_fold_text_keeps_length_and_lowers_the_letters_ignorecase_sees() -> None:

@@ -95,6 +95,25 @@ def test_second_ingest_of_a_capture_changes_nothing(tmp_path: Path) -> None:
     assert _rows(db, "select id, text from articles order by id") == before
 
 
+def test_a_capture_that_grows_keeps_the_ids_of_the_pages_it_held(tmp_path: Path) -> None:
+    # A crawl still writing its capture: ingested now, and again once it holds more.
+    capture = tmp_path / "capture.warc.gz"
+    write_capture(capture)
+    db, clean = tmp_path / "archive.db", tmp_path / "clean"
+    ingest([capture], db=db, clean_dir=clean)
+    before = _rows(db, "select url, id, rowid, clean_path from articles order by url")
+    with capture.open("ab") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        body = (HTML / "footer_wrapped.html").read_bytes()
+        writer.write_record(_response(writer, "https://third.example/later", "text/html", body))
+    summary = ingest([capture], db=db, clean_dir=clean)
+    assert (summary.ingested, summary.articles) == (1, 3)
+    after = _rows(db, "select url, id, rowid, clean_path from articles order by url")
+    assert [row for row in after if row[0] != "https://third.example/later"] == before
+    assert len(after) == 3
+    assert sorted(p.name for p in clean.glob("*.txt")) == sorted(Path(row[3]).name for row in after)
+
+
 def test_a_bad_record_fails_alone_and_a_truncated_capture_is_reported(tmp_path: Path) -> None:
     capture = tmp_path / "mixed.warc.gz"
     with capture.open("wb") as handle:
