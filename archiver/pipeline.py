@@ -136,10 +136,9 @@ class ArchiveWriter:
 
     def _save(self, outcome: FileOutcome) -> FileOutcome:
         if outcome.status == OK:
-            articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
-            if any(
-                own.id != given.id for own, given in zip(articles, outcome.articles, strict=True)
-            ):
+            given = store.keep_page_ids(self.db, outcome.record.path, outcome.articles)
+            articles = store.own_article_ids(self.db, outcome.record.path, given)
+            if any(own.id != kept.id for own, kept in zip(articles, given, strict=True)):
                 self.copied_files += 1
             # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)

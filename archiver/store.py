@@ -17,6 +17,7 @@ import datetime as dt
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -457,6 +458,36 @@ def save_articles(
         save_raw_file(db, record, stamp)
         if not batched:
             index_queued(db)
+
+
+def keep_page_ids(
+    db: sqlite_utils.Database, raw_path: str, articles: Iterable[Article]
+) -> list[Article]:
+    """A capture's articles, each page stored before from it with the id it has.
+
+    A page of a capture is one URL at one capture time. Its id comes from its record's
+    bytes; an archive written by an earlier version holds ids from the whole capture's
+    bytes, which a capture that grows, or a reprocess, would otherwise change. A page
+    met twice in the capture, or stored twice, is left to its own id.
+    """
+    articles = list(articles)
+    if not any(a.captured_at for a in articles):
+        return articles
+    rows = db.execute(
+        "select id, url, captured_at from articles where raw_path = ?", [raw_path]
+    ).fetchall()
+    stored = Counter((url, at) for _, url, at in rows)
+    by_page = {(url, at): held_id for held_id, url, at in rows if stored[url, at] == 1}
+    pages = Counter((a.url, a.captured_at) for a in articles)
+    held = {row[0] for row in rows}
+    kept = []
+    for article in articles:
+        page = (article.url, article.captured_at)
+        old = by_page.get(page) if article.captured_at and pages[page] == 1 else None
+        if old is not None and article.id not in held:
+            article = dataclasses.replace(article, id=old)
+        kept.append(article)
+    return kept
 
 
 def own_article_ids(

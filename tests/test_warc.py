@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from warcio.warcwriter import WARCWriter
 
 from archiver.cli import main
 from archiver.pipeline import ingest
+from archiver.reprocessing import reprocess
 
 HTML = Path(__file__).parent / "fixtures" / "html"
 PAGES = {
@@ -112,6 +114,43 @@ def test_a_capture_that_grows_keeps_the_ids_of_the_pages_it_held(tmp_path: Path)
     assert [row for row in after if row[0] != "https://third.example/later"] == before
     assert len(after) == 3
     assert sorted(p.name for p in clean.glob("*.txt")) == sorted(Path(row[3]).name for row in after)
+
+
+EARLIER = Path(__file__).parent / "fixtures" / "warc"
+
+
+def _earlier_archive(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """The archive an earlier version made of a capture, in ``folder``; its pages' ids."""
+    shutil.copy(EARLIER / "earlier-ids.db", folder / "archive.db")
+    shutil.copy(EARLIER / "capture.warc.gz", folder / "capture.warc.gz")
+    monkeypatch.chdir(folder)  # the archive holds the capture's path relative to it
+    return _rows(folder / "archive.db", "select url, id, rowid from articles order by url")
+
+
+def test_an_archive_of_an_earlier_version_keeps_its_ids_when_reprocessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _earlier_archive(tmp_path, monkeypatch)
+    summary = reprocess(db="archive.db", clean_dir=None)
+    assert (summary.added, summary.dropped, summary.failed) == (0, 0, 0)
+    assert _rows(tmp_path / "archive.db", "select url, id, rowid from articles order by url") == (
+        before
+    )
+
+
+def test_a_capture_of_an_earlier_version_keeps_its_ids_when_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _earlier_archive(tmp_path, monkeypatch)
+    with (tmp_path / "capture.warc.gz").open("ab") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        body = (HTML / "footer_wrapped.html").read_bytes()
+        writer.write_record(_response(writer, "https://third.example/later", "text/html", body))
+    summary = ingest(["capture.warc.gz"], db="archive.db", clean_dir=None)
+    assert (summary.ingested, summary.failed, summary.articles) == (1, 0, 3)
+    after = _rows(tmp_path / "archive.db", "select url, id, rowid from articles order by url")
+    assert [row for row in after if row[0] != "https://third.example/later"] == before
+    assert len(after) == 3
 
 
 def test_a_bad_record_fails_alone_and_a_truncated_capture_is_reported(tmp_path: Path) -> None:
