@@ -294,6 +294,7 @@ def strip_chrome(
         # Extracted text is the main content already: only rules and context remove lines.
         inside = lines
         _label_rule_clusters(inside, reasons)
+        _label_menu_runs(inside, reasons)
     body = [line for line in inside if line.no not in reasons]
     _label_repeats(lines, body, reasons)
     body = [line for line in body if line.no not in reasons]
@@ -374,6 +375,32 @@ def _label_rule_clusters(inside: list[Line], reasons: dict[int, str]) -> None:
             reasons.get(n.no) in (rules.CREDIT, rules.CAPTION, rules.READ_MORE) for n in neighbours
         ):
             reasons[line.no] = rules.RELATED
+
+
+def _label_menu_runs(inside: list[Line], reasons: dict[int, str]) -> None:
+    """In extracted text, a long run of short lines around the article is a menu."""
+    open_lines = [line for line in inside if line.no not in reasons]
+    paragraphs = [i for i, line in enumerate(open_lines) if line.content]
+    if not paragraphs:
+        return
+    for outside in (open_lines[: paragraphs[0]], open_lines[paragraphs[-1] + 1 :]):
+        run: list[Line] = []
+        for line in [*outside, None]:
+            if line is not None and _menu_item(line):
+                run.append(line)
+                continue
+            if len(run) >= rules.MIN_MENU_RUN_LINES:
+                for item in run:
+                    reasons[item.no] = rules.NAV
+            run = []
+
+
+def _menu_item(line: Line) -> bool:
+    return (
+        line.words <= rules.MAX_MENU_ITEM_WORDS
+        and not line.sentence
+        and not rules.BULLET.match(line.text)
+    )
 
 
 def _label_repeats(lines: list[Line], body: list[Line], reasons: dict[int, str]) -> None:

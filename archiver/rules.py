@@ -263,6 +263,12 @@ NAV_WORDS: frozenset[str] = frozenset(
     """.split()
 )
 MAX_NAV_WORDS = 4
+# In text extracted from HTML, this many short lines in a row (MAX_MENU_ITEM_WORDS words
+# or fewer, no sentence, no list bullet) before the article's first paragraph or after
+# its last are a menu, a category list or a tag cloud the extractor took in, whatever
+# their words: in the article itself such a run is a list, and its items are bulleted.
+MIN_MENU_RUN_LINES = 10
+MAX_MENU_ITEM_WORDS = 3
 
 # Date shapes that give a full day (a year is required: "February 25" alone is no date).
 MONTHS: dict[str, int] = {

@@ -313,3 +313,29 @@ def test_without_a_headline_of_the_story_the_nearest_headline_is_the_title() -> 
     headline = "Tough Choices Ahead For Everyone Concerned"
     page = strip_chrome(_page("Home", "World", headline, *BODY))
     assert page.title == headline
+
+
+# Ten short lines of a site's tags (no menu words: a rule knows those already).
+TAG_CLOUD = ["Riverside", "Old Town", "Mill Street", "North Quay", "Elm Park", "Station Road"]
+TAG_CLOUD += ["Hill Farm", "city hall", "budget vote", "public works"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kept"),
+    [
+        # Ten short lines before the first paragraph or after the last: a category list.
+        ([*TAG_CLOUD, *BODY], BODY),
+        ([*BODY, "Tags", *TAG_CLOUD], BODY),
+        # Between paragraphs they are the article's (a list without bullets); bulleted, or
+        # fewer than ten, they are a list of the article's too.
+        ([BODY[0], BODY[1], *TAG_CLOUD, BODY[2], BODY[3]], [BODY[0], BODY[1], *TAG_CLOUD]),
+        ([*BODY, *[f"- {item}" for item in TAG_CLOUD]], [f"- {item}" for item in TAG_CLOUD]),
+        ([*BODY, *TAG_CLOUD[:9]], TAG_CLOUD[:9]),
+    ],
+)
+def test_a_long_run_of_short_lines_around_extracted_text_is_a_menu(
+    lines: list[str], kept: list[str]
+) -> None:
+    page = strip_chrome(_page(*lines), language="en", whole_page=False)
+    assert all(line in page.text.splitlines() for line in kept)
+    assert all(line in kept or line in BODY for line in page.text.splitlines() if line)
