@@ -79,6 +79,11 @@ TITLE_FARTHER_LEAD = 2
 LEAD_LINES = 5
 # The title is looked for among this many headlines above the story, the nearest first.
 TITLE_CANDIDATES = 12
+# A headline the page's first line repeats has this many words at least: a section name
+# or the site's own name in it is no headline.
+MIN_PAGE_TITLE_HEADLINE_WORDS = 4
+# ... and is most of that line, or opens it: the site's name is no headline.
+PAGE_TITLE_HEADLINE_SHARE = 0.5
 # Words are compared on their first letters, a stemmer for any language written in words.
 STEM_CHARS = 5
 
@@ -497,13 +502,17 @@ def _find_title(
             headlines.append(line)
     if not headlines:
         return None
+    lead = _stems(" ".join(line.text for line in body[:LEAD_LINES]), stop)
+    if lines[0].no < start:
+        repeated = _headline_in_page_title(lines[0], headlines, lead, stop)
+        if repeated is not None:
+            return repeated
     # Between a headline and its story sit bylines, dates, share buttons and captions,
     # which no rule may know in the page's language: the title is the nearest headline
     # that speaks of what the lead paragraphs speak of, unless one farther up speaks of
     # it at least twice as much. A section name, a caption or a teaser's headline next to
     # the story often shares a word or two with it; a caption above the title can share
     # as many words as the title, and is not preferred for a few more.
-    lead = _stems(" ".join(line.text for line in body[:LEAD_LINES]), stop)
     shared = []
     best: Line | None = None
     best_common = 0
@@ -521,6 +530,29 @@ def _find_title(
         return best
     # None speaks enough of the story: the one that speaks most of it, else the nearest.
     return headlines[shared.index(max(shared))]
+
+
+def _headline_in_page_title(
+    first: Line, headlines: list[Line], lead: set[str], stop: frozenset[str]
+) -> Line | None:
+    """The nearest headline that the page's first line repeats, if that line is its title.
+
+    A dump often opens with the page's own title: the headline, then the site's name
+    ("Headline - Section - Site"). The headline is most of it, or opens it and speaks
+    of the story; a line that is the site's name or tagline is neither.
+    """
+    page_title = normalise(first.text)
+    for line in headlines:
+        if line is first or line.words < MIN_PAGE_TITLE_HEADLINE_WORDS:
+            continue
+        key = normalise(line.text)
+        if key not in page_title:
+            continue
+        if len(key) >= PAGE_TITLE_HEADLINE_SHARE * len(page_title) or (
+            page_title.startswith(key) and _headline_stems(line.text, stop) & lead
+        ):
+            return line
+    return None
 
 
 # Every headline above a story is weighed, and most are a site's chrome met on each of

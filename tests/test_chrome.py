@@ -295,6 +295,24 @@ def test_a_caption_above_the_title_is_not_taken_for_it() -> None:
 
 
 @pytest.mark.parametrize(
+    "masthead",
+    [
+        [],
+        # The site's name, under the headline: the page's title holds it too.
+        ["The Harbour Ledger Daily News"],
+    ],
+)
+def test_the_headline_the_page_title_repeats_is_the_title(masthead: list[str]) -> None:
+    # A dump opens with the page's own title. Nearer the story, a teaser of a related
+    # story speaks of the story more than the headline does.
+    headline = "Harbour Council Signs Off On Spending Plan"
+    teaser = "Council budget vote: what the plan means for roads and schools"
+    page_title = f"{headline} | The Harbour Ledger Daily News"
+    page = strip_chrome(_page(page_title, "Home", headline, *masthead, teaser, *BODY))
+    assert page.title == headline
+
+
+@pytest.mark.parametrize(
     "credit", ["Photo: Jane Doe", "(Image: Harbour Ledger)", "Foto: Jana Dorn"]
 )
 def test_a_caption_with_its_credit_glued_on_is_neither_title_nor_body(credit: str) -> None:
