@@ -17,6 +17,7 @@ The classifier works on general signals, never on strings of particular sites:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import itertools
 import re
@@ -26,6 +27,7 @@ from functools import lru_cache
 from . import lang, patterns, rules
 from .lines import (
     COMMENTER_MARK,
+    MIN_CONTENT_WORDS,
     TEASER_HEADING_MARK,
     THREAD_HEADING_MARK,
     Line,
@@ -293,6 +295,9 @@ def strip_chrome(
     if whole_page:
         _label_trailing_sections(lines, reasons)
         first, last = body_segment(lines, reasons)
+        if last < first:
+            lines = _sentences_as_paragraphs(lines, reasons)
+            first, last = body_segment(lines, reasons)
         inside = lines[first : last + 1]
         _label_inner_runs(inside, reasons)
     else:
@@ -334,6 +339,24 @@ def strip_chrome(
         ]
     )
     return StrippedPage(tuple(body), removed, title, language)
+
+
+def _sentences_as_paragraphs(lines: list[Line], reasons: dict[int, str]) -> list[Line]:
+    """The lines of a page without running text, its sentences taken for paragraphs.
+
+    A results table, a list of briefs or of scores is written in names and numbers, not
+    in stopwords: no line reads as a paragraph, and the page would have no article. Its
+    sentences of MIN_CONTENT_WORDS words or more stand for its paragraphs instead.
+    """
+    return [
+        dataclasses.replace(line, content=True)
+        if line.no not in reasons
+        and line.sentence
+        and line.words >= MIN_CONTENT_WORDS
+        and not line.upper
+        else line
+        for line in lines
+    ]
 
 
 def _trim_to_paragraphs(body: list[Line]) -> list[Line]:

@@ -357,3 +357,22 @@ def test_a_long_run_of_short_lines_around_extracted_text_is_a_menu(
     page = strip_chrome(_page(*lines), language="en", whole_page=False)
     assert all(line in page.text.splitlines() for line in kept)
     assert all(line in kept or line in BODY for line in page.text.splitlines() if line)
+
+
+RESULTS = [
+    "Harbour Rovers (4-0): Hupfer 25 points. Patikas 17 points. Sanger 10 points.",
+    "Quay Athletic (3-1): Martinez 15 points. Robbins 6 points. Anasa 4 points.",
+    "Mill Rangers (1-2): Munoz 18 points. Osaro 12 points. Haig 6 points.",
+]
+
+
+def test_a_page_of_results_without_running_text_keeps_them_as_its_article() -> None:
+    # Names and numbers, not stopwords: no line reads as a paragraph of running text.
+    page = strip_chrome(
+        _page("Home", "Sports", "Schools", "Weekend Roundup", *RESULTS, "Contact Us", "Jobs")
+    )
+    assert page.text.split("\n\n") == RESULTS
+
+
+def test_a_page_of_menus_alone_has_no_article() -> None:
+    assert strip_chrome(_page("Home", "Sports", "Schools", "Contact Us", "Jobs")).body == ()
