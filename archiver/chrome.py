@@ -306,9 +306,10 @@ def strip_chrome(
 def _sentences_as_paragraphs(lines: list[Line], reasons: dict[int, str]) -> list[Line]:
     """The lines of a page without running text, its sentences taken for paragraphs.
 
-    A results table, a list of briefs or of scores is written in names and numbers, not
-    in stopwords: no line reads as a paragraph, and the page would have no article. Its
-    sentences of MIN_CONTENT_WORDS words or more stand for its paragraphs instead.
+    A results table or a list of scores is written in names and numbers, not in
+    stopwords: no line reads as a paragraph, and the page would have no article. Its
+    sentences of MIN_CONTENT_WORDS words or more that give numbers stand for its
+    paragraphs instead (not the headlines of an index page: "Is This The End?").
     """
     return [
         dataclasses.replace(line, content=True)
@@ -316,9 +317,14 @@ def _sentences_as_paragraphs(lines: list[Line], reasons: dict[int, str]) -> list
         and line.sentence
         and line.words >= MIN_CONTENT_WORDS
         and not line.upper
+        and not line.text.endswith("?")
+        and _DIGIT.search(line.text)
         else line
         for line in lines
     ]
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def _trim_to_paragraphs(body: list[Line]) -> list[Line]:
@@ -386,10 +392,14 @@ def _label_menu_runs(inside: list[Line], reasons: dict[int, str]) -> None:
 
 
 def _menu_item(line: Line) -> bool:
+    # Not a line of verse (it goes on: "dark and deep,") nor an ingredient or a player of
+    # a line-up, which give numbers.
     return (
         line.words <= rules.MAX_MENU_ITEM_WORDS
         and not line.sentence
         and not rules.BULLET.match(line.text)
+        and not line.text.endswith((",", ";", ":"))
+        and not _DIGIT.search(line.text)
     )
 
 

@@ -138,7 +138,10 @@ class ArchiveWriter:
         if outcome.status == OK:
             given = store.keep_page_ids(self.db, outcome.record.path, outcome.articles)
             articles = store.own_article_ids(self.db, outcome.record.path, given)
-            if any(own.id != kept.id for own, kept in zip(articles, given, strict=True)):
+            if any(
+                own.id != kept.id for own, kept in zip(articles, given, strict=True)
+            ) and store.held_elsewhere(self.db, outcome.record.path, outcome.record.sha256):
+                # (Two captures that only share pages are linked too, but are no copies.)
                 self.copied_files += 1
             # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)

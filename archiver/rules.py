@@ -75,7 +75,9 @@ BYLINE_WORDS: tuple[str, ...] = (
 )  # fmt: skip
 # Labels a credit line opens with, then a colon, in the languages of the stoplists: the
 # writer ("Text: Jane Doe", "Autor: Jan Nowak", "Текст: Иван Петров") and the picture
-# or its source ("Foto: Jane Doe", "Quelle: dpa"). Without their colon they are words.
+# or its source ("Foto: Jane Doe", "Quelle: dpa"). Without their colon they are words,
+# and a writer's name follows the colon ("Text: Matthew 5:9" is a verse, "Words: 1,200" a
+# count).
 BYLINE_LABELS: tuple[str, ...] = (
     "author", "authors", "text", "words", "autor", "autorin", "autoren", "auteur", "auteurs",
     "autore", "autori", "autora", "texte", "texto", "testo", "tekst", "текст", "автор",
@@ -95,6 +97,11 @@ _GLUED_CREDIT_LABELS = (
     "photo", "photos", "photograph", "picture", "image", "illustration", "credit",
     *PICTURE_LABELS,
 )  # fmt: skip
+
+GLUED_CREDIT = re.compile(
+    r"[.!?”\"(\[]\s*[(\[]?(" + "|".join(_GLUED_CREDIT_LABELS) + r")\s?(:|by\b)"
+    r"\s*[^\s.!?][^.!?]{1,60}[)\]]?$"
+)
 
 # Whole-line patterns, tried in order; the first match labels the line.
 LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -127,11 +134,7 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # (The look-ahead for the colon first: most lines have none, and are spared the
         # labels one by one.)
         (CREDIT, r"^(?=[^:]{2,13}:)(" + "|".join(CREDIT_LABELS) + r")\s?:\s*\S.{0,80}$"),
-        (
-            CAPTION,
-            r"[.!?”\"(\[]\s*[(\[]?(" + "|".join(_GLUED_CREDIT_LABELS) + r")\s?(:|by\b)"
-            r"\s*[^\s.!?][^.!?]{1,60}[)\]]?$",
-        ),
+        (CAPTION, GLUED_CREDIT.pattern),
         (
             READ_MORE,
             r"^(read more|read also|also read|read next|read the full|see also|"
@@ -151,7 +154,7 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (HANDLE, r"^[(\[]?@\w{2,}[)\]]?$"),
         (HANDLE, r"^(follow|tweet)\s.{0,40}@\w{2,}\S*$"),
         (BYLINE, r"^(" + "|".join(BYLINE_WORDS) + r"):?\s+\S.{0,70}$"),
-        (BYLINE, r"^(?=[^:]{2,8}:)(" + "|".join(BYLINE_LABELS) + r")\s?:\s*\S.{0,70}$"),
+        (BYLINE, r"^(?=[^:]{2,8}:)(" + "|".join(BYLINE_LABELS) + r")\s?:\s*[^\W\d_][^:]{0,70}$"),
         (
             WIDGET,
             r"^(to (participate|take part|join) in the discussion|log in or (register|sign up)|"
@@ -182,8 +185,13 @@ LINE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-# The rules that apply even to a paragraph of running text.
-STRONG_PATTERNS = tuple((r, p) for r, p in LINE_PATTERNS if r in (COPYRIGHT, CREDIT, CAPTION))
+# The rules that apply even to a paragraph of running text; not the credit glued to a
+# caption's end, which a paragraph may end with too ("... (Photo: City Hall)").
+STRONG_PATTERNS = tuple(
+    (r, p)
+    for r, p in LINE_PATTERNS
+    if r in (COPYRIGHT, CREDIT, CAPTION) and p.pattern != GLUED_CREDIT.pattern
+)
 
 
 ALL_RULES = combine(LINE_PATTERNS)

@@ -512,6 +512,14 @@ def own_article_ids(
     return owned
 
 
+def held_elsewhere(db: sqlite_utils.Database, path: str, sha256: str | None) -> bool:
+    """True when the archive holds a raw file of these bytes under another path."""
+    found = db.execute(
+        "select 1 from raw_files where sha256 = ? and path != ? limit 1", [sha256, path]
+    ).fetchone()
+    return sha256 is not None and found is not None
+
+
 def article_stored(db: sqlite_utils.Database, article_id: str) -> bool:
     """True when the archive holds an article with this id."""
     return db.execute("select 1 from articles where id = ?", [article_id]).fetchone() is not None

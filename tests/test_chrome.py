@@ -312,3 +312,32 @@ def test_a_comment_count_near_the_title_does_not_cut_the_article() -> None:
         _page("Council approves the budget", "Join the discussion", "Comments (12)", *BODY)
     )
     assert all(paragraph in page.text for paragraph in BODY)
+
+
+def test_a_paragraph_ending_in_a_credit_is_kept() -> None:
+    # A caption's glued credit rule is no rule for running text.
+    paragraph = (
+        "The mayor said the plan would cost three million over five years and create two "
+        "hundred jobs in the city centre, most of them in building work. (Photo: City Hall)"
+    )
+    page = strip_chrome(_page(BODY[0], paragraph, BODY[1], BODY[2]))
+    assert paragraph in page.text
+
+
+VERSE = ["Along the quay,", "the boats at rest,", "the gulls asleep,", "the lamps unlit,"] * 3
+INGREDIENTS = [f"{10 * (i + 1)}g {item}" for i, item in enumerate(TAG_CLOUD + TAG_CLOUD[:2])]
+
+
+@pytest.mark.parametrize("lines", [VERSE, INGREDIENTS], ids=["verse", "ingredients"])
+def test_verse_and_ingredients_after_extracted_text_are_kept(lines: list[str]) -> None:
+    page = strip_chrome(_page(*BODY, *lines), language="en", whole_page=False)
+    assert all(line in page.text.splitlines() for line in lines)
+
+
+def test_an_index_of_headlines_is_no_article() -> None:
+    headlines = [
+        "Is This The End Of The Road For The Harbour Ferry Service?",
+        "Council Leader Says Budget Talks Will Go On Until Spring!",
+        "Weekend Guide: Markets, Music And Walks Along The Old Quay",
+    ]
+    assert strip_chrome(_page("Home", "Sports", *headlines, "Contact Us")).body == ()

@@ -147,6 +147,9 @@ def test_an_address_alone_on_its_line_is_a_contact(text: str, reason: str | None
         # Without the colon the same words open sentences.
         ("Text messages show that the minister knew of the plan for months.", "en", None),
         ("Foto e video della protesta sono stati diffusi in rete nella notte.", "it", None),
+        # Nor is a verse or a word count a writer's credit.
+        ("Text: Matthew 5:9", "en", None),
+        ("Words: 1,200", "en", None),
     ],
 )
 def test_a_labelled_credit_line_is_chrome_in_any_language(

@@ -347,3 +347,26 @@ def test_a_capture_whose_only_page_fails_is_one_failure(tmp_path: Path) -> None:
     # Its record is still said, as the reason the capture failed.
     failed = _rows(tmp_path / "a.db", "select path, error from raw_files where status = 'failed'")
     assert any(path.startswith(f"{capture}#") for path, _ in failed)
+
+
+def test_a_capture_sharing_pages_with_another_is_linked_but_not_called_a_copy(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "first.warc.gz", tmp_path / "second.warc.gz"
+    write_capture(first)
+    second.write_bytes(first.read_bytes())
+    with second.open("ab") as handle:  # the same pages, and one more
+        writer = WARCWriter(handle, gzip=True)
+        body = (HTML / "footer_wrapped.html").read_bytes()
+        writer.write_record(_response(writer, "https://third.example/later", "text/html", body))
+    db = tmp_path / "archive.db"
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", "--db", str(db), str(first)]).exit_code == 0
+    result = runner.invoke(main, ["ingest", "--db", str(db), str(second)])
+    assert result.exit_code == 0
+    assert "byte-identical" not in result.stderr
+    assert _rows(db, "select raw_path, count(*) from articles group by 1 order by 1") == [
+        (str(first), 2),
+        (str(second), 3),
+    ]
+    assert _rows(db, "select count(*) from stories") == [(3,)]  # the shared pages linked
