@@ -359,14 +359,15 @@ def test_a_capture_sharing_pages_with_another_is_linked_but_not_called_a_copy(
         writer = WARCWriter(handle, gzip=True)
         body = (HTML / "footer_wrapped.html").read_bytes()
         writer.write_record(_response(writer, "https://third.example/later", "text/html", body))
-    db = tmp_path / "archive.db"
+    db, clean = str(tmp_path / "archive.db"), str(tmp_path / "clean")
     runner = CliRunner()
-    assert runner.invoke(main, ["ingest", "--db", str(db), str(first)]).exit_code == 0
-    result = runner.invoke(main, ["ingest", "--db", str(db), str(second)])
+    ingest_args = ["ingest", "--db", db, "--clean-dir", clean]
+    assert runner.invoke(main, [*ingest_args, str(first)]).exit_code == 0
+    result = runner.invoke(main, [*ingest_args, str(second)])
     assert result.exit_code == 0
     assert "byte-identical" not in result.stderr
-    assert _rows(db, "select raw_path, count(*) from articles group by 1 order by 1") == [
+    assert _rows(Path(db), "select raw_path, count(*) from articles group by 1 order by 1") == [
         (str(first), 2),
         (str(second), 3),
     ]
-    assert _rows(db, "select count(*) from stories") == [(3,)]  # the shared pages linked
+    assert _rows(Path(db), "select count(*) from stories") == [(3,)]  # the shared pages linked
