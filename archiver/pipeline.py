@@ -136,12 +136,11 @@ class ArchiveWriter:
 
     def _save(self, outcome: FileOutcome) -> FileOutcome:
         if outcome.status == OK:
-            given = store.keep_page_ids(self.db, outcome.record.path, outcome.articles)
-            articles = store.own_article_ids(self.db, outcome.record.path, given)
+            articles = store.own_article_ids(self.db, outcome.record.path, outcome.articles)
             if any(
-                own.id != kept.id for own, kept in zip(articles, given, strict=True)
+                own.id != given.id for own, given in zip(articles, outcome.articles, strict=True)
             ) and store.held_elsewhere(self.db, outcome.record.path, outcome.record.sha256):
-                # (Two captures that only share pages are linked too, but are no copies.)
+                # (A capture read again, or one that shares pages with another, is no copy.)
                 self.copied_files += 1
             # Site templates known so far are stripped first, so each article is written once.
             articles = dedupe.before_save(self.db, articles)

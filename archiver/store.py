@@ -460,64 +460,54 @@ def save_articles(
             index_queued(db)
 
 
-def keep_page_ids(
-    db: sqlite_utils.Database, raw_path: str, articles: Iterable[Article]
-) -> list[Article]:
-    """A capture's articles, each page stored before from it with the id it has.
-
-    A page of a capture is one URL at one capture time. Its id comes from its record's
-    bytes; an archive written by an earlier version holds ids from the whole capture's
-    bytes, which a capture that grows, or a reprocess, would otherwise change. A page
-    met twice in the capture, or stored twice, is left to its own id.
-    """
-    articles = list(articles)
-    if not any(a.captured_at for a in articles):
-        return articles
-    rows = db.execute(
-        "select id, url, captured_at from articles where raw_path = ?", [raw_path]
-    ).fetchall()
-    stored = Counter((url, at) for _, url, at in rows)
-    by_page = {(url, at): held_id for held_id, url, at in rows if stored[url, at] == 1}
-    pages = Counter((a.url, a.captured_at) for a in articles)
-    held = {row[0] for row in rows}
-    kept = []
-    for article in articles:
-        page = (article.url, article.captured_at)
-        old = by_page.get(page) if article.captured_at and pages[page] == 1 else None
-        if old is not None and article.id not in held:
-            article = dataclasses.replace(article, id=old)
-        kept.append(article)
-    return kept
-
-
 def own_article_ids(
     db: sqlite_utils.Database, raw_path: str, articles: Iterable[Article]
 ) -> list[Article]:
-    """The articles, each with an id that no other raw file's article holds.
+    """The articles, each with the id the path holds for it, else one no other file holds.
+
+    An id the path already holds is kept, so re-deriving a file keeps its ids. So does
+    a page of a capture (one URL at one capture time) stored before from the path: its id
+    comes from its record's bytes, but an archive written by an earlier version holds
+    ids from the whole capture's bytes, which a capture that grows, or a reprocess, would
+    otherwise change (a page met twice in the capture, or stored twice, keeps its own).
 
     An id comes from the raw content, so a byte-identical copy of a stored file (the
     same page saved twice, or a file moved or named another way) would take over its
     article: the copy gets an id of its own, from the content and its path, and is
     linked to the original as a copy (one story). Each raw file keeps its articles, so
-    changing one copy never loses the other's. An id the path already holds is kept,
-    so re-deriving a file keeps its ids.
+    changing one copy never loses the other's.
     """
-    held = {row[0] for row in db.execute("select id from articles where raw_path = ?", [raw_path])}
+    articles = list(articles)
+    rows = db.execute(
+        "select id, url, captured_at from articles where raw_path = ?", [raw_path]
+    ).fetchall()
+    held = {row[0] for row in rows}
+    stored = Counter((url, at) for _, url, at in rows)
+    by_page = {(url, at): held_id for held_id, url, at in rows if at and stored[url, at] == 1}
+    pages = Counter((a.url, a.captured_at) for a in articles)
     owned = []
     for article in articles:
+        page = (article.url, article.captured_at)
+        stored_id = by_page.get(page) if pages[page] == 1 else None
         own = article_id(f"{article.id}\n{raw_path}")
-        if own in held or (article.id not in held and article_stored(db, article.id)):
+        if own in held or (
+            article.id not in held and stored_id is None and article_stored(db, article.id)
+        ):
             article = dataclasses.replace(article, id=own)
+        elif article.id not in held and stored_id is not None:
+            article = dataclasses.replace(article, id=stored_id)
         owned.append(article)
     return owned
 
 
 def held_elsewhere(db: sqlite_utils.Database, path: str, sha256: str | None) -> bool:
     """True when the archive holds a raw file of these bytes under another path."""
+    if sha256 is None:
+        return False
     found = db.execute(
         "select 1 from raw_files where sha256 = ? and path != ? limit 1", [sha256, path]
     ).fetchone()
-    return sha256 is not None and found is not None
+    return found is not None
 
 
 def article_stored(db: sqlite_utils.Database, article_id: str) -> bool:
