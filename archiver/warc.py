@@ -69,6 +69,15 @@ def is_capture_data(data: bytes) -> bool:
 
 
 def _starts_a_capture(stream: BinaryIO) -> bool:
+    return _head(stream).startswith((b"WARC/", ARC_START))
+
+
+# An ARC file opens with its own description record.
+ARC_START = b"filedesc://"
+
+
+def _head(stream: BinaryIO) -> bytes:
+    """The first bytes of a stream, inflated when it is gzipped (empty when that fails)."""
     head = stream.read(SNIFF_BYTES)
     if head[:2] == b"\x1f\x8b":
         # Inflated from the stream: the first compressed bytes alone inflate to nothing yet.
@@ -77,8 +86,8 @@ def _starts_a_capture(stream: BinaryIO) -> bool:
             with gzip.GzipFile(fileobj=stream) as inflated:
                 head = inflated.read(SNIFF_BYTES)
         except (OSError, EOFError, zlib.error):
-            return False
-    return head.startswith((b"WARC/", b"filedesc://"))
+            return b""
+    return head
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -106,6 +115,10 @@ def iter_records(
     """
     name = path if named_as is None else named_as
     with path.open("rb") as handle:
+        # warcio gives an ARC record a new random WARC-Record-ID at every read: there
+        # the record's number names it, so that its article keeps one id.
+        arc = _head(handle).startswith(ARC_START)
+        handle.seek(0)
         archive = ArchiveIterator(handle, arc2warc=True)
         records = iter(archive)
         number, cut, last = 0, False, 0
@@ -139,7 +152,9 @@ def iter_records(
             offset = getattr(archive, "offset", 0)
             last = offset if isinstance(offset, int) else 0
             # get_record_offset() would consume the payload: number records instead.
-            key = record.rec_headers.get_header("WARC-Record-ID") or f"record-{number}"
+            key = (None if arc else record.rec_headers.get_header("WARC-Record-ID")) or (
+                f"record-{number}"
+            )
             url = record.rec_headers.get_header("WARC-Target-URI")
             if record.rec_type == "revisit":
                 yield Skipped(key, "revisit")

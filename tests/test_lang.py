@@ -57,3 +57,16 @@ def test_capitals_are_counted_among_the_letters_of_any_script(
     text: str, letters: int, capitals: int
 ) -> None:
     assert lang.count_capitals(text) == (letters, capitals)
+
+
+def test_head_bytes_cuts_between_characters() -> None:
+    russian = "мир" * 100  # two bytes a letter: byte 101 falls inside the 51st
+    assert lang.head_bytes(russian, 101) == russian[:50]
+    assert lang.head_bytes("short", 1000) == "short"
+
+
+def test_a_long_page_in_another_script_is_identified_from_its_first_bytes() -> None:
+    russian = "Министр заявил, что переговоры о мирном договоре продолжатся в следующем месяце. "
+    korean = "정부는 화요일 새 다리가 봄에 개통될 것이라고 밝혔으며 주변 도로 공사는 이미 끝났다. "
+    assert lang.detect_language(russian * 20) == "ru"
+    assert lang.detect_language(korean * 20) == "ko"

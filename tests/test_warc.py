@@ -58,6 +58,25 @@ def write_capture(path: Path, gzip: bool = True) -> None:
         writer.write_record(revisit)
 
 
+def write_arc(path: Path) -> None:
+    """The two HTML pages as an ARC (version 1) capture, the format before WARC."""
+    info = b"1 0 Example\nURL IP-address Archive-date Content-type Archive-length\n"
+    data = b"filedesc://%s 0.0.0.0 20191119120000 text/plain %d\n%s\n" % (
+        path.name.encode(),
+        len(info),
+        info,
+    )
+    for url, page in PAGES.items():
+        payload = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        payload += page.read_bytes()
+        data += b"%s 192.0.2.1 20191119120500 text/html %d\n%s\n" % (
+            url.encode(),
+            len(payload),
+            payload,
+        )
+    path.write_bytes(data)
+
+
 def _rows(db: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
@@ -371,3 +390,25 @@ def test_a_capture_sharing_pages_with_another_is_linked_but_not_called_a_copy(
         (str(second), 3),
     ]
     assert _rows(Path(db), "select count(*) from stories") == [(3,)]  # the shared pages linked
+
+
+def test_an_arc_capture_gives_its_pages_one_id_in_every_archive(tmp_path: Path) -> None:
+    capture = tmp_path / "crawl.arc"
+    write_arc(capture)
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    ingest([capture], db=first, clean_dir=tmp_path / "clean")
+    ingest([capture], db=second, clean_dir=None)
+    sql = "select url, id, captured_at from articles order by url"
+    rows = _rows(first, sql)
+    assert [row[0] for row in rows] == sorted(PAGES)
+    assert all(row[2] and row[2].startswith("2019-11-19") for row in rows)
+    assert _rows(second, sql) == rows
+    # And so a copy under another name is known for the same bytes, as a WARC's is.
+    copy = tmp_path / "copy.arc"
+    copy.write_bytes(capture.read_bytes())
+    result = CliRunner().invoke(
+        main, ["ingest", str(copy), "--db", str(first), "--clean-dir", str(tmp_path / "clean")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 file is byte-identical to files the archive holds" in result.output
+    assert _rows(first, "select count(*) from stories") == [(2,)]
