@@ -39,6 +39,17 @@ _INNER_BYLINE = re.compile(
     r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by):?\s+" + _NAME
 )
 
+# A writer's name and handle on a line of the story's head: "Jane Doe @janedoe".
+_HANDLE_BYLINE = re.compile(r"^" + _NAME + r"\s*\(?@\w{2,}")
+# A writer named in the closing lines (see rules.WRITER_CREDIT_OPENINGS).
+_CLOSING_CREDIT = re.compile(r"^(?i:" + "|".join(rules.WRITER_CREDIT_OPENINGS) + r")\s+" + _NAME)
+_BIOGRAPHY = re.compile(
+    r"^" + _NAME + r"\s*(?:\(@\w{2,}\))?\s+is\s+(?:a|an|the)\s+[^.]{0,80}?\b(?i:"
+    + "|".join(rules.WRITER_ROLES) + r")s?\b"
+)  # fmt: skip
+# A name of this many words, for the forms above that have no "By" to say it is one.
+MIN_NAME_WORDS, MAX_NAME_WORDS = 2, 4
+
 
 def parse_date(text: str) -> str | None:
     """The first full calendar date in a text as YYYY-MM-DD, or None (no year, no date)."""
@@ -113,6 +124,45 @@ def find_author(page: StrippedPage) -> str | None:
             match = _INNER_BYLINE.search(line.text)
         if match:
             return match.group("name").strip()
+    return _handle_byline(page) or _closing_credit(page)
+
+
+def _is_name(name: str) -> bool:
+    return MIN_NAME_WORDS <= len(name.split()) <= MAX_NAME_WORDS
+
+
+def _handle_byline(page: StrippedPage) -> str | None:
+    """The name before a handle on a line of the story's head ("Jane Doe @janedoe")."""
+    for line in _head_lines(page):
+        if "@" in line.text:
+            match = _HANDLE_BYLINE.match(line.text)
+            if match and _is_name(match.group("name")):
+                return match.group("name").strip()
+    return None
+
+
+def _closing_credit(page: StrippedPage) -> str | None:
+    """The writer a closing credit or biography names, when the head prints the name too.
+
+    The head's line is what makes it the writer's: a story may end on somebody else's
+    biography ("Jane Doe is the author of ..."), but its head names its writer.
+    """
+    if not page.body:
+        return None
+    last = page.body[-1].no
+    tail = [line.text for line in page.removed if line.line_no > last]
+    closing = [line.text for line in page.body[-rules.WRITER_CREDIT_LINES // 2 :]]
+    head: list[str] | None = None
+    for text in closing + tail[: rules.WRITER_CREDIT_LINES]:
+        match = _CLOSING_CREDIT.match(text) or _BIOGRAPHY.match(text)
+        if match is None or not _is_name(match.group("name")):
+            continue
+        name = match.group("name").strip()
+        if head is None:
+            first = page.body[0].no
+            head = [line.text for line in page.removed if line.line_no < first]
+        if any(text.startswith(name) for text in head):
+            return name
     return None
 
 

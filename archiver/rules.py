@@ -73,6 +73,17 @@ BYLINE_WORDS: tuple[str, ...] = (
     "by", "written by", "reporting by", "report by", "words by", "text by", "story by",
     "posted by", "von", "par", "por", "di", "door", "av",
 )  # fmt: skip
+# A story's closing lines may name its writer: a credit ("Reporting by Jane Doe; editing
+# by ...", "Write to Jane Doe at jane@..."), or a biography ("Jane Doe is a staff writer
+# at ..."), whose role is one of these. archiver.meta takes the name for the author when
+# the page also prints it above the story.
+WRITER_CREDIT_OPENINGS: tuple[str, ...] = ("reporting by", "reported by", "written by", "write to")
+WRITER_ROLES: tuple[str, ...] = (
+    "writer", "editor", "reporter", "correspondent", "contributor", "columnist", "journalist",
+    "author", "blogger", "critic",
+)  # fmt: skip
+# How many of a story's last lines (its last paragraphs and the lines after it) may hold them.
+WRITER_CREDIT_LINES = 8
 # Labels a credit line opens with, then a colon, in the languages of the stoplists: the
 # writer ("Text: Jane Doe", "Autor: Jan Nowak", "Текст: Иван Петров") and the picture
 # or its source ("Foto: Jane Doe", "Quelle: dpa"). Without their colon they are words,

@@ -151,3 +151,27 @@ def test_the_story_date_is_found_around_its_head(lines: list[str], expected: str
 def test_the_author_is_the_name_of_the_byline(byline: str, author: str | None) -> None:
     page = strip_chrome("\n".join(["Harbour City Votes To Close Coal Plant", byline, *LEAD]))
     assert extract_metadata(page).author == author
+
+
+@pytest.mark.parametrize(
+    ("head", "closing", "author"),
+    [
+        # A name and the writer's handle, above the story.
+        (["Jane Doe @janedoe / 2 hours ago"], [], "Jane Doe"),
+        (["Jane Doe@janedoe"], [], "Jane Doe"),
+        (["@harbourdesk"], [], None),  # a handle alone names nobody
+        # A closing credit or biography, for a name the head prints too.
+        (["Jane Doe"], ["Reporting by Jane Doe; editing by John Roe"], "Jane Doe"),
+        (["Jane Doe"], ["Write to Jane Doe at jane.doe@harbour.example"], "Jane Doe"),
+        (["Jane Doe"], ["Jane Doe is a staff writer covering city hall."], "Jane Doe"),
+        (["Jane Doe"], ["Jane Doe (@janedoe) is a contributing editor at Harbour."], "Jane Doe"),
+        # A story may end on somebody else's biography: the head names its writer.
+        (["Local News"], ["Jane Doe is the author of a history of the harbour."], None),
+        (["Jane Doe"], ["Jane Doe is the mayor of the harbour city."], None),  # no writer's role
+    ],
+)
+def test_the_author_is_named_beside_a_handle_or_in_a_closing_credit(
+    head: list[str], closing: list[str], author: str | None
+) -> None:
+    lines = ["Harbour City Votes To Close Coal Plant", *head, *LEAD, *closing]
+    assert extract_metadata(strip_chrome("\n".join(lines))).author == author
