@@ -166,6 +166,9 @@ def _closing_credit(page: StrippedPage) -> str | None:
     return None
 
 
+# Removed lines whose date is the story's wherever they stand in its head: a date line,
+# and a byline that dates the story ("Text: Jane Doe · 3 March 2020").
+STORY_DATE_LINES = frozenset({rules.DATE, rules.BYLINE})
 # Removed lines whose dates are never the story's publication date.
 NOT_THE_STORYS_DATE = frozenset({rules.CAPTION, rules.CREDIT, rules.NOTICE})
 
@@ -181,16 +184,16 @@ def find_published(page: StrippedPage) -> str | None:
     """The publication date: from date lines and the header, then the story's dateline."""
     first_body = page.body[0].no if page.body else 0
     head = _head_lines(page)
-    # A line that is a date says the story's date more surely than a date inside another
-    # line of the header (a site's "today", a notice's "effective May 1st").
+    # A line that is a date, or a byline's, says the story's date more surely than a date
+    # inside another line of the header (a site's "today", a notice's "effective May 1st").
     for line in head:
-        if line.reason == rules.DATE:
+        if line.reason in STORY_DATE_LINES:
             date = parse_date(line.text)
             if date:
                 return date
     for line in head:
         # Under the first paragraph (the title and lead printed as one block), only a line
-        # that is a date: a paragraph's date is not the story's. A caption's date is the
+        # that is a date or a byline (above): a paragraph's date is not the story's. A caption's date is the
         # photo's, a notice's the day its terms changed.
         if line.line_no < first_body and line.reason not in NOT_THE_STORYS_DATE:
             date = parse_date(line.text)

@@ -92,6 +92,9 @@ LEAD = [
         (["Home", "Harbour City Votes To Close Coal Plant", "March 3, 2020", *LEAD], "2020-03-03"),
         # The date printed under the first paragraph, before the second.
         ([LEAD[0], "Published March 3, 2020, 9:02 AM", *LEAD[1:]], "2020-03-03"),
+        # So is a byline's there, with the story's date.
+        ([LEAD[0], "By Jane Doe · March 3, 2020", *LEAD[1:]], "2020-03-03"),
+        ([LEAD[0], "Текст: Иван Петров·3 марта 2020", *LEAD[1:]], "2020-03-03"),
         # A date further down the story is not the story's date.
         ([*LEAD[:2], "Updated March 9, 2020", LEAD[2]], None),
         # A notice's date is the day its terms changed; the date line is the story's.
