@@ -192,9 +192,9 @@ def find_published(page: StrippedPage) -> str | None:
             if date:
                 return date
     for line in head:
-        # Under the first paragraph (the title and lead printed as one block), only a line
-        # that is a date or a byline (above): a paragraph's date is not the story's. A caption's date is the
-        # photo's, a notice's the day its terms changed.
+        # Under the first paragraph (the title and lead printed as one block), only a date
+        # line or a byline (above): a paragraph's date is not the story's. A caption's
+        # date is the photo's, a notice's the day its terms changed.
         if line.line_no < first_body and line.reason not in NOT_THE_STORYS_DATE:
             date = parse_date(line.text)
             if date:

@@ -117,8 +117,11 @@ def iter_records(
     with path.open("rb") as handle:
         # warcio gives an ARC record a new random WARC-Record-ID at every read: there
         # the record's number names it, so that its article keeps one id.
-        arc = _head(handle).startswith(ARC_START)
-        handle.seek(0)
+        try:
+            arc = _head(handle).startswith(ARC_START)
+            handle.seek(0)
+        except OSError:  # warcio's first read says what failed, as for any capture
+            arc = False
         archive = ArchiveIterator(handle, arc2warc=True)
         records = iter(archive)
         number, cut, last = 0, False, 0
