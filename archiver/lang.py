@@ -76,7 +76,9 @@ def head_bytes(text: str, size: int) -> str:
     """The longest start of a text whose UTF-8 encoding fits in ``size`` bytes."""
     if len(text) * 4 <= size:  # no character takes more than four bytes
         return text
-    return text.encode()[:size].decode("utf-8", "ignore")
+    # surrogatepass, as py3langid encodes: a lone surrogate is no reason to fail.
+    data = text[:size].encode("utf-8", "surrogatepass")
+    return data[:size].decode("utf-8", "ignore")
 
 
 LANGUAGE_SAMPLE_CHARS = 1000

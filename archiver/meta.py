@@ -10,6 +10,7 @@ import re
 
 from . import rules
 from .chrome import StrippedPage
+from .lines import normalise
 from .models import Metadata, RemovedLine
 
 # How many lines of the first paragraph are searched for a dateline (one is the norm).
@@ -39,16 +40,25 @@ _INNER_BYLINE = re.compile(
     r"(?:\d|[|·•/–—-]|\b(?i:[ap]\.?m\.?)|\b[A-Z]{2,4})\s*(?i:by):?\s+" + _NAME
 )
 
-# A writer's name and handle on a line of the story's head: "Jane Doe @janedoe".
-_HANDLE_BYLINE = re.compile(r"^" + _NAME + r"\s*\(?@\w{2,}")
+# A writer's name and handle on a line of the story's head: "Jane Doe @janedoe" (not an
+# e-mail address: "Email Jane.Doe@harbour.example").
+_HANDLE_BYLINE = re.compile(r"^" + _NAME + r"\s*\(?@(?P<handle>\w{2,})(?![\w-]*\.\w)")
 # A writer named in the closing lines (see rules.WRITER_CREDIT_OPENINGS).
 _CLOSING_CREDIT = re.compile(r"^(?i:" + "|".join(rules.WRITER_CREDIT_OPENINGS) + r")\s+" + _NAME)
 _BIOGRAPHY = re.compile(
-    r"^" + _NAME + r"\s*(?:\(@\w{2,}\))?\s+is\s+(?:a|an|the)\s+[^.]{0,80}?\b(?i:"
-    + "|".join(rules.WRITER_ROLES) + r")s?\b"
+    r"^" + _NAME + r"\s*(?:\(@\w{2,}\))?\s+is\s+(?:a|an|the)\s+(?:[\w'’-]+,?\s+){0,3}?(?i:"
+    + "|".join(rules.WRITER_ROLES) + r")\b"
 )  # fmt: skip
 # A name of this many words, for the forms above that have no "By" to say it is one.
 MIN_NAME_WORDS, MAX_NAME_WORDS = 2, 4
+# Head lines that never print the writer's name for those forms: the headline and what
+# repeats it, a photo's caption or credit, the site's name, a notice, a widget, a contact.
+NOT_A_WRITERS_LINE = frozenset(
+    {
+        rules.TITLE, rules.DUPLICATE_TITLE, rules.HEADLINE, rules.CAPTION, rules.CREDIT,
+        rules.SITE_NAME, rules.NOTICE, rules.WIDGET, rules.HANDLE, rules.CONTACT,
+    }
+)  # fmt: skip
 
 
 def parse_date(text: str) -> str | None:
@@ -127,17 +137,29 @@ def find_author(page: StrippedPage) -> str | None:
     return _handle_byline(page) or _closing_credit(page)
 
 
-def _is_name(name: str) -> bool:
-    return MIN_NAME_WORDS <= len(name.split()) <= MAX_NAME_WORDS
+def _is_name(name: str, page: StrippedPage) -> bool:
+    """True for a name of a writer's length that is not the site's own name."""
+    if not MIN_NAME_WORDS <= len(name.split()) <= MAX_NAME_WORDS:
+        return False
+    site = find_site_name(page)
+    return site is None or site.lower() != name.lower()
 
 
 def _handle_byline(page: StrippedPage) -> str | None:
-    """The name before a handle on a line of the story's head ("Jane Doe @janedoe")."""
+    """The name before a handle on a line of the story's head ("Jane Doe @janedoe").
+
+    The handle must hold a word of the name: "Follow Us @harbourtimes" names nobody.
+    """
     for line in _head_lines(page):
-        if "@" in line.text:
-            match = _HANDLE_BYLINE.match(line.text)
-            if match and _is_name(match.group("name")):
-                return match.group("name").strip()
+        if "@" not in line.text or line.reason in NOT_A_WRITERS_LINE:
+            continue
+        match = _HANDLE_BYLINE.match(line.text)
+        if match is None:
+            continue
+        name, handle = match.group("name").strip(), match.group("handle").lower()
+        words = [word for word in normalise(name).split() if len(word) >= 3]
+        if any(word in handle for word in words) and _is_name(name, page):
+            return name
     return None
 
 
@@ -145,7 +167,9 @@ def _closing_credit(page: StrippedPage) -> str | None:
     """The writer a closing credit or biography names, when the head prints the name too.
 
     The head's line is what makes it the writer's: a story may end on somebody else's
-    biography ("Jane Doe is the author of ..."), but its head names its writer.
+    biography ("Jane Doe is the author of ..."), but its head names its writer, on a line
+    of its own or before a separator, a date or a handle. The headline or a caption
+    naming somebody does not count.
     """
     if not page.body:
         return None
@@ -155,20 +179,26 @@ def _closing_credit(page: StrippedPage) -> str | None:
     head: list[str] | None = None
     for text in closing + tail[: rules.WRITER_CREDIT_LINES]:
         match = _CLOSING_CREDIT.match(text) or _BIOGRAPHY.match(text)
-        if match is None or not _is_name(match.group("name")):
+        if match is None:
             continue
         name = match.group("name").strip()
         if head is None:
-            first = page.body[0].no
-            head = [line.text for line in page.removed if line.line_no < first]
-        if any(text.startswith(name) for text in head):
+            head = [
+                line.text for line in _head_lines(page) if line.reason not in NOT_A_WRITERS_LINE
+            ]
+        if any(_names_alone(line, name) for line in head) and _is_name(name, page):
             return name
     return None
 
 
-# Removed lines whose date is the story's wherever they stand in its head: a date line,
-# and a byline that dates the story ("Text: Jane Doe · 3 March 2020").
-STORY_DATE_LINES = frozenset({rules.DATE, rules.BYLINE})
+def _names_alone(line: str, name: str) -> bool:
+    """True for a line that is the name, or the name before a separator, date or handle."""
+    if not line.startswith(name):
+        return False
+    rest = line[len(name) :].lstrip()
+    return not rest or not rest[0].isalpha()
+
+
 # Removed lines whose dates are never the story's publication date.
 NOT_THE_STORYS_DATE = frozenset({rules.CAPTION, rules.CREDIT, rules.NOTICE})
 
@@ -184,11 +214,19 @@ def find_published(page: StrippedPage) -> str | None:
     """The publication date: from date lines and the header, then the story's dateline."""
     first_body = page.body[0].no if page.body else 0
     head = _head_lines(page)
-    # A line that is a date, or a byline's, says the story's date more surely than a date
-    # inside another line of the header (a site's "today", a notice's "effective May 1st").
+    # A line that is a date says the story's date more surely than a date inside another
+    # line of the header (a site's "today", a notice's "effective May 1st").
     for line in head:
-        if line.reason in STORY_DATE_LINES:
+        if line.reason == rules.DATE:
             date = parse_date(line.text)
+            if date:
+                return date
+    # Then a byline's date after its name ("Text: Jane Doe · 3 March 2020"): a line that
+    # only opens with a byline's word ("By March 3, 2021, the plant ...") has no name.
+    for line in head:
+        if line.reason == rules.BYLINE:
+            match = _BYLINE_NAME.match(line.text)
+            date = parse_date(line.text[match.end() :]) if match else None
             if date:
                 return date
     for line in head:

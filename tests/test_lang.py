@@ -63,10 +63,20 @@ def test_head_bytes_cuts_between_characters() -> None:
     russian = "мир" * 100  # two bytes a letter: byte 101 falls inside the 51st
     assert lang.head_bytes(russian, 101) == russian[:50]
     assert lang.head_bytes("short", 1000) == "short"
+    # A lone surrogate (three bytes) is no reason to fail: it is left out.
+    assert lang.head_bytes("\ud800" + "мир" * 100, 101) == ("мир" * 17)[:49]
 
 
-def test_a_long_page_in_another_script_is_identified_from_its_first_bytes() -> None:
+def test_a_long_page_in_another_script_is_identified_from_its_first_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     russian = "Министр заявил, что переговоры о мирном договоре продолжатся в следующем месяце. "
     korean = "정부는 화요일 새 다리가 봄에 개통될 것이라고 밝혔으며 주변 도로 공사는 이미 끝났다. "
+    samples: list[str] = []
+    identify = lang.identify
+    monkeypatch.setattr(lang, "identify", lambda text: samples.append(text) or identify(text))
     assert lang.detect_language(russian * 20) == "ru"
     assert lang.detect_language(korean * 20) == "ko"
+    # The model walks its sample byte by byte: it reads 1,000 bytes, not 1,000 letters.
+    assert [len(sample.encode()) > 900 for sample in samples] == [True, True]
+    assert all(len(sample.encode()) <= lang.LANGUAGE_SAMPLE_BYTES for sample in samples)

@@ -95,6 +95,10 @@ LEAD = [
         # So is a byline's there, with the story's date.
         ([LEAD[0], "By Jane Doe · March 3, 2020", *LEAD[1:]], "2020-03-03"),
         ([LEAD[0], "Текст: Иван Петров·3 марта 2020", *LEAD[1:]], "2020-03-03"),
+        # A line opening with a byline's word and a date is no byline: "By March 3, ..."
+        ([LEAD[0], "By March 3, 2021, the plant must stop burning coal.", *LEAD[1:]], None),
+        # A date line says the story's date before a byline's does.
+        (["By Jane Doe | Updated March 9, 2020", "Published March 3, 2020", *LEAD], "2020-03-03"),
         # A date further down the story is not the story's date.
         ([*LEAD[:2], "Updated March 9, 2020", LEAD[2]], None),
         # A notice's date is the day its terms changed; the date line is the story's.
@@ -163,14 +167,33 @@ def test_the_author_is_the_name_of_the_byline(byline: str, author: str | None) -
         (["Jane Doe @janedoe / 2 hours ago"], [], "Jane Doe"),
         (["Jane Doe@janedoe"], [], "Jane Doe"),
         (["@harbourdesk"], [], None),  # a handle alone names nobody
+        (["Follow Us @harbourtimes"], [], None),  # nor one that has no word of the name
+        (["Share On Twitter @harbourtimes"], [], None),
+        (["Email Jane.Doe@harbour.example"], [], None),  # an e-mail address is no handle
         # A closing credit or biography, for a name the head prints too.
-        (["Jane Doe"], ["Reporting by Jane Doe; editing by John Roe"], "Jane Doe"),
+        (
+            ["Jane Doe"],
+            [
+                "Reporting by Jane Doe in Harbour City; additional reporting by John Roe and "
+                "Mary Major; editing by Sam Poe"
+            ],
+            "Jane Doe",
+        ),
+        (["Jane Doe | March 3, 2020"], ["Jane Doe is a staff writer."], "Jane Doe"),
         (["Jane Doe"], ["Write to Jane Doe at jane.doe@harbour.example"], "Jane Doe"),
         (["Jane Doe"], ["Jane Doe is a staff writer covering city hall."], "Jane Doe"),
         (["Jane Doe"], ["Jane Doe (@janedoe) is a contributing editor at Harbour."], "Jane Doe"),
         # A story may end on somebody else's biography: the head names its writer.
         (["Local News"], ["Jane Doe is the author of a history of the harbour."], None),
         (["Jane Doe"], ["Jane Doe is the mayor of the harbour city."], None),  # no writer's role
+        (["Jane Doe"], ["Jane Doe is the president of the Harbour Writers Guild."], None),
+        (["Jane Doerr"], ["Jane Doe is a staff writer."], None),  # another name
+        # A caption naming somebody is not the writer's line.
+        (
+            ["Jane Doe at the library on Monday. (Photo: John Roe)"],
+            ["Jane Doe is the author of six books about the harbour."],
+            None,
+        ),
     ],
 )
 def test_the_author_is_named_beside_a_handle_or_in_a_closing_credit(
@@ -178,3 +201,13 @@ def test_the_author_is_named_beside_a_handle_or_in_a_closing_credit(
 ) -> None:
     lines = ["Harbour City Votes To Close Coal Plant", *head, *LEAD, *closing]
     assert extract_metadata(strip_chrome("\n".join(lines))).author == author
+
+
+def test_a_story_about_a_writer_does_not_make_her_its_author() -> None:
+    # The headline names her, and the story ends on her biography: she is its subject.
+    lines = [
+        "Jane Doe Named Editor Of The Harbour Gazette",
+        *LEAD,
+        "Jane Doe is the new editor of the Harbour Gazette, the city's oldest paper.",
+    ]
+    assert extract_metadata(strip_chrome("\n".join(lines))).author is None
