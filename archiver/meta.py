@@ -122,7 +122,8 @@ def find_author(page: StrippedPage) -> str | None:
             match = _BYLINE_NAME.match(line.text)
             if match:
                 return match.group("name").strip()
-    for line in _head_lines(page):
+    head = _head_lines(page)
+    for line in head:
         # Most lines have no "by": a substring test spares searching them (the pattern
         # has no literal start, so re would try every position).
         if "by" not in line.text.lower():
@@ -134,7 +135,7 @@ def find_author(page: StrippedPage) -> str | None:
             match = _INNER_BYLINE.search(line.text)
         if match:
             return match.group("name").strip()
-    return _handle_byline(page) or _closing_credit(page)
+    return _handle_byline(page, head) or _closing_credit(page, head)
 
 
 def _is_name(name: str, page: StrippedPage) -> bool:
@@ -145,12 +146,12 @@ def _is_name(name: str, page: StrippedPage) -> bool:
     return site is None or site.lower() != name.lower()
 
 
-def _handle_byline(page: StrippedPage) -> str | None:
+def _handle_byline(page: StrippedPage, head: list[RemovedLine]) -> str | None:
     """The name before a handle on a line of the story's head ("Jane Doe @janedoe").
 
     The handle must hold a word of the name: "Follow Us @harbourtimes" names nobody.
     """
-    for line in _head_lines(page):
+    for line in head:
         if "@" not in line.text or line.reason in NOT_A_WRITERS_LINE:
             continue
         match = _HANDLE_BYLINE.match(line.text)
@@ -163,7 +164,7 @@ def _handle_byline(page: StrippedPage) -> str | None:
     return None
 
 
-def _closing_credit(page: StrippedPage) -> str | None:
+def _closing_credit(page: StrippedPage, head: list[RemovedLine]) -> str | None:
     """The writer a closing credit or biography names, when the head prints the name too.
 
     The head's line is what makes it the writer's: a story may end on somebody else's
@@ -176,17 +177,13 @@ def _closing_credit(page: StrippedPage) -> str | None:
     last = page.body[-1].no
     tail = [line.text for line in page.removed if line.line_no > last]
     closing = [line.text for line in page.body[-rules.WRITER_CREDIT_LINES // 2 :]]
-    head: list[str] | None = None
     for text in closing + tail[: rules.WRITER_CREDIT_LINES]:
         match = _CLOSING_CREDIT.match(text) or _BIOGRAPHY.match(text)
-        if match is None:
+        if match is None:  # most pages: the head is looked at only for a candidate
             continue
         name = match.group("name").strip()
-        if head is None:
-            head = [
-                line.text for line in _head_lines(page) if line.reason not in NOT_A_WRITERS_LINE
-            ]
-        if any(_names_alone(line, name) for line in head) and _is_name(name, page):
+        writers = [line.text for line in head if line.reason not in NOT_A_WRITERS_LINE]
+        if any(_names_alone(line, name) for line in writers) and _is_name(name, page):
             return name
     return None
 
