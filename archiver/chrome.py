@@ -42,7 +42,7 @@ class StrippedPage:
     """The outcome of stripping one page: body lines, removed lines, the title line."""
 
     body: tuple[Line, ...]
-    removed: tuple[RemovedLine, ...]
+    removed: tuple[RemovedLine, ...]  # in line order
     title: str | None
     language: str | None
 

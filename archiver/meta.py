@@ -5,8 +5,10 @@ Dates are ISO 8601 and never guessed: a date without a year ("February 25") is n
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
+from operator import attrgetter
 
 from . import rules
 from .chrome import StrippedPage
@@ -49,6 +51,9 @@ _BIOGRAPHY = re.compile(
     r"^" + _NAME + r"\s*(?:\(@\w{2,}\))?\s+is\s+(?:a|an|the)\s+(?:[\w'’-]+,?\s+){0,3}?(?i:"
     + "|".join(rules.WRITER_ROLES) + r")\b"
 )  # fmt: skip
+# How far into a line a biography's " is " may stand: after a name and a handle.
+BIOGRAPHY_IS_WITHIN = 100
+_LINE_NO = attrgetter("line_no")
 # A name of this many words, for the forms above that have no "By" to say it is one.
 MIN_NAME_WORDS, MAX_NAME_WORDS = 2, 4
 # Head lines that never print the writer's name for those forms: the headline and what
@@ -174,11 +179,15 @@ def _closing_credit(page: StrippedPage, head: list[RemovedLine]) -> str | None:
     """
     if not page.body:
         return None
-    last = page.body[-1].no
-    tail = [line.text for line in page.removed if line.line_no > last]
+    after = bisect.bisect_right(page.removed, page.body[-1].no, key=_LINE_NO)
+    tail = [line.text for line in page.removed[after : after + rules.WRITER_CREDIT_LINES]]
     closing = [line.text for line in page.body[-rules.WRITER_CREDIT_LINES // 2 :]]
-    for text in closing + tail[: rules.WRITER_CREDIT_LINES]:
-        match = _CLOSING_CREDIT.match(text) or _BIOGRAPHY.match(text)
+    for text in closing + tail:
+        # A biography's " is " comes after a name of four words at most: the substring
+        # test spares its pattern (a name's words tried one by one) most lines.
+        match = _CLOSING_CREDIT.match(text) or (
+            _BIOGRAPHY.match(text) if " is " in text[:BIOGRAPHY_IS_WITHIN] else None
+        )
         if match is None:  # most pages: the head is looked at only for a candidate
             continue
         name = match.group("name").strip()
