@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -122,7 +123,7 @@ def _label_trailing_sections(lines: list[Line], reasons: dict[int, str]) -> None
     if start is not None and _words_above(lines, start, reasons) >= rules.MIN_WORDS_ABOVE_COMMENTS:
         for line in lines[start:]:
             reasons.setdefault(line.no, rules.COMMENTS)
-    for start, end in _teaser_blocks(lines):
+    for start, end in _teaser_blocks(lines) + _dated_cards(lines, reasons):
         if _words_above(lines, start, reasons) >= rules.MIN_WORDS_ABOVE_COMMENTS:
             for line in lines[start:end]:
                 reasons.setdefault(line.no, rules.RELATED)
@@ -159,6 +160,45 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
             end += 1
         blocks.append((i, end))
         i = end
+    return blocks
+
+
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+def _dated_cards(lines: list[Line], reasons: dict[int, str]) -> list[tuple[int, int]]:
+    """(start, end) index ranges of runs of dated story cards (see rules.MIN_DATED_CARDS)."""
+    # The lines' rules have labelled the date lines: looked up among the labels, not
+    # searched for in every line.
+    numbers = sorted(no for no, reason in reasons.items() if reason == rules.DATE)
+    if len(numbers) < rules.MIN_DATED_CARDS:  # most pages
+        return []
+    index = {line.no: i for i, line in enumerate(lines)}
+    dated = [index[no] for no in numbers if _YEAR.search(lines[index[no]].text)]
+    if len(dated) < rules.MIN_DATED_CARDS:
+        return []
+    runs: list[list[int]] = [[dated[0]]]
+    for previous, i in itertools.pairwise(dated):
+        between = lines[previous + 1 : i]
+        if 2 <= i - previous <= rules.MAX_CARD_LINES and sum(ln.content for ln in between) <= 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    blocks = []
+    for run in runs:
+        if len(run) < rules.MIN_DATED_CARDS:
+            continue
+        # The first card opens with its headline (and name) above its date.
+        start = run[0]
+        while start > 0 and run[0] - start < rules.MAX_CARD_LINES - 1:
+            if lines[start - 1].content:
+                break
+            start -= 1
+        # The last card ends with its standfirst, if it has one.
+        end = run[-1] + 1
+        if end < len(lines) and lines[end].content:
+            end += 1
+        blocks.append((start, end))
     return blocks
 
 

@@ -259,6 +259,12 @@ TEASER_SECTION_HEADING = re.compile(
 # text) for the heading to open a block rather than head a part of the article.
 TEASER_SECTION_LOOKAHEAD = 4
 MIN_TEASERS_BELOW_HEADING = 2
+# A list of other stories without a heading: cards of a headline (and a writer's name), a
+# full date on a line of its own and at most one standfirst, one card after another, each
+# of at most MAX_CARD_LINES lines. A live blog's updates give times, not dates, and run
+# to several paragraphs.
+MIN_DATED_CARDS = 3
+MAX_CARD_LINES = 6
 
 # A line made only of these words (at most MAX_NAV_WORDS of them) is a menu or
 # widget item: site sections, sharing buttons and page furniture.

@@ -175,6 +175,49 @@ def test_related_box_inside_the_article_is_cut_out_and_the_article_goes_on() -> 
     assert not any(line in page.text for line in box)
 
 
+# Other stories listed under an article without a heading: headline, writer, date, standfirst.
+DATED_CARDS = [
+    "Harbour Ferry Timetable Changes From Monday",
+    "Jane Doe",
+    "Wednesday November 20, 2019",
+    "The ferry company said the new timetable would add two crossings on weekdays and one on Sundays.",
+    "Library Opens Late On Thursdays",
+    "John Roe",
+    "Tuesday November 19, 2019",
+    "Readers will be able to borrow books until nine in the evening under the plan agreed this week.",
+    "School Football Team Wins County Cup",
+    "Mary Major",
+    "Monday November 18, 2019",
+    "The under-16 side beat their rivals by two goals to one in a final watched by a large crowd.",
+]
+
+
+def test_dated_story_cards_after_the_article_are_removed() -> None:
+    page = strip_chrome(_page(*BODY, *DATED_CARDS))
+    assert page.text.rstrip().splitlines()[-1] == BODY[3]
+    assert not any(line in page.text for line in DATED_CARDS)
+    reasons = {r.reason for r in page.removed if r.text in DATED_CARDS}
+    assert reasons == {rules.RELATED, rules.DATE}  # each card's date is labelled a date
+
+
+def test_a_live_blog_keeps_its_timed_updates() -> None:
+    # Updates give times, not dates, and may run to several paragraphs.
+    updates = []
+    for hour, paragraph in zip((11, 10, 9), BODY[:3], strict=True):
+        updates += [f"{hour}:05 am", "Council Debate Continues", paragraph, BODY[3]]
+    page = strip_chrome(_page(BODY[3], BODY[2], *updates))
+    assert all(paragraph in page.text for paragraph in BODY[:3])
+
+
+def test_an_article_of_dated_entries_with_paragraphs_is_kept() -> None:
+    # A timeline: each date heads a paragraph or two of the story.
+    entries = []
+    for day, paragraph in zip((18, 19, 20), BODY[:3], strict=True):
+        entries += [f"November {day}, 2019", paragraph, BODY[3] + f" It was day {day}."]
+    page = strip_chrome(_page(BODY[3], *entries))
+    assert all(paragraph in page.text for paragraph in BODY[:3])
+
+
 NOTICE = [
     "We are committed to protecting your personal data and have updated our privacy policy.",
     "Please review our privacy policy to learn how we use cookies and your information.",
