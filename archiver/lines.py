@@ -238,6 +238,10 @@ def rule_reason(line: Line, whole_page: bool = True) -> str | None:
         return reason
     if is_notice(text):
         return rules.NOTICE
+    if line.words >= rules.MIN_GLUED_HEADLINE_CAPITALS + rules.GLUED_LEAD_WORDS and (
+        is_glued_teaser(text)
+    ):
+        return rules.RELATED
     if line.words <= rules.MAX_NAV_WORDS and not line.sentence:
         tokens = [t.lower() for t in rules.WORD.findall(text)]
         if all(t in rules.NAV_WORDS for t in tokens):
@@ -263,6 +267,24 @@ def is_notice(text: str) -> bool:
         return False
     terms = {m.group(0) for m in rules.NOTICE_TERMS.finditer(lowered)}
     return len(terms) >= rules.MIN_NOTICE_TERMS
+
+
+def is_glued_teaser(text: str) -> bool:
+    """True for a teaser's headline glued to its standfirst (see rules.GLUE)."""
+    glue = rules.GLUE.search(text)
+    if glue is None:  # most lines
+        return False
+    head = text[: glue.start()].split()
+    lead = text[glue.start() :].split()[: rules.GLUED_LEAD_WORDS]
+    capitals = sum(word[0].isupper() for word in head)
+    return (
+        capitals >= rules.MIN_GLUED_HEADLINE_CAPITALS
+        and all(
+            word[0].isupper() or word[0].isdigit() or word.lower() in rules.TITLE_CASE_SMALL_WORDS
+            for word in head
+        )
+        and sum(word.islower() for word in lead) >= rules.MIN_GLUED_LEAD_LOWER
+    )
 
 
 def _is_tag_list(text: str) -> bool:
