@@ -271,20 +271,23 @@ def is_notice(text: str) -> bool:
 
 def is_glued_teaser(text: str) -> bool:
     """True for a teaser's headline glued to its standfirst (see rules.GLUE)."""
-    glue = rules.GLUE.search(text)
-    if glue is None:  # most lines
-        return False
-    head = text[: glue.start()].split()
-    lead = text[glue.start() :].split()[: rules.GLUED_LEAD_WORDS]
-    capitals = sum(word[0].isupper() for word in head)
-    return (
-        capitals >= rules.MIN_GLUED_HEADLINE_CAPITALS
-        and all(
-            word[0].isupper() or word[0].isdigit() or word.lower() in rules.TITLE_CASE_SMALL_WORDS
-            for word in head
-        )
-        and sum(word.islower() for word in lead) >= rules.MIN_GLUED_LEAD_LOWER
-    )
+    # Word by word from the start, so that running text is ruled out at its first word
+    # in lower case: a search for the glue through every paragraph cost 15% more time.
+    words = text.split()
+    capitals = 0
+    for i, word in enumerate(words):
+        if word[0].isupper():
+            capitals += 1
+            glue = rules.GLUE.search(word)
+            if glue is None:
+                continue
+            if capitals < rules.MIN_GLUED_HEADLINE_CAPITALS:
+                return False
+            lead = [word[glue.start() :], *words[i + 1 : i + rules.GLUED_LEAD_WORDS]]
+            return sum(w.islower() for w in lead) >= rules.MIN_GLUED_LEAD_LOWER
+        if not (word[0].isdigit() or word.lower() in rules.TITLE_CASE_SMALL_WORDS):
+            return False  # most lines: a headline has no other words in lower case
+    return False
 
 
 def _is_tag_list(text: str) -> bool:

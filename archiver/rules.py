@@ -261,7 +261,7 @@ TEASER_SECTION_HEADING = re.compile(
 # capitalised word ("SciSpacE team" is a name too); before it a headline in title case (its words capitalised but these small
 # ones, MIN_GLUED_HEADLINE_CAPITALS of them at least), after it a sentence (among its
 # first words, MIN_GLUED_LEAD_LOWER lower-case ones).
-GLUE = re.compile(r"(?<=[a-z]{3})(?=(?:[A-Z][a-z]+|A|I)\s)|(?<=[a-z][?!])(?=[A-Z“\"])")
+GLUE = re.compile(r"(?<=[a-z]{3})(?=(?:[A-Z][a-z]+|A|I)$)|(?<=[a-z][?!])(?=[A-Z“\"])")
 TITLE_CASE_SMALL_WORDS: frozenset[str] = frozenset(
     "a an the of in on at to for and or by with from as is vs vs. but nor".split()
 )
