@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from . import lang, patterns, rules
 from .lines import (
     COMMENTER_MARK,
+    GLUED_TEASER_MARK,
     MIN_CONTENT_WORDS,
     TEASER_HEADING_MARK,
     THREAD_HEADING_MARK,
@@ -163,6 +164,15 @@ def _teaser_blocks(lines: list[Line]) -> list[tuple[int, int]]:
     return blocks
 
 
+def _label_glued_teasers(lines: list[Line], reasons: dict[int, str]) -> None:
+    """Label the teasers glued to their standfirsts that have another one near."""
+    glued = [i for i, line in enumerate(lines) if line.marks & GLUED_TEASER_MARK]
+    for previous, i in itertools.pairwise(glued):
+        if i - previous <= rules.GLUED_TEASER_NEIGHBOURHOOD:
+            reasons.setdefault(lines[previous].no, rules.RELATED)
+            reasons.setdefault(lines[i].no, rules.RELATED)
+
+
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
 
@@ -177,16 +187,28 @@ def _dated_cards(lines: list[Line], reasons: dict[int, str]) -> list[tuple[int, 
     dated = [index[no] for no in numbers if _YEAR.search(lines[index[no]].text)]
     if len(dated) < rules.MIN_DATED_CARDS:
         return []
+
+    def headline(line: Line) -> bool:
+        # A card's headline or writer: no date, and no paragraph ending on a full stop.
+        if reasons.get(line.no) == rules.DATE:
+            return False
+        return not (line.content and _FULL_STOP_END.search(line.text))
+
+    # Each card has its headline: a timeline's dates head only paragraphs, and stay.
     runs: list[list[int]] = [[dated[0]]]
     for previous, i in itertools.pairwise(dated):
         between = lines[previous + 1 : i]
-        if 2 <= i - previous <= rules.MAX_CARD_LINES and sum(ln.content for ln in between) <= 1:
+        if (
+            2 <= i - previous <= rules.MAX_CARD_LINES
+            and sum(ln.content for ln in between) <= 1
+            and any(map(headline, between))
+        ):
             runs[-1].append(i)
         else:
             runs.append([i])
     blocks = []
     for run in runs:
-        if len(run) < rules.MIN_DATED_CARDS:
+        if len(run) < rules.MIN_DATED_CARDS or run[0] == 0 or not headline(lines[run[0] - 1]):
             continue
         # The first card opens with its headline (and name) above its date.
         start = run[0]
@@ -194,12 +216,16 @@ def _dated_cards(lines: list[Line], reasons: dict[int, str]) -> list[tuple[int, 
             if lines[start - 1].content:
                 break
             start -= 1
-        # The last card ends with its standfirst, if it has one.
+        # The last card ends with its standfirst, if it has one: not where the article
+        # resumes (a list of stories above the headline and its date line).
         end = run[-1] + 1
-        if end < len(lines) and lines[end].content:
+        if end < len(lines) and lines[end].content and not _resumes_article(lines, end):
             end += 1
         blocks.append((start, end))
     return blocks
+
+
+_FULL_STOP_END = re.compile(r"[.][\"'”’)\]]*$")
 
 
 def _comment_thread_start(lines: list[Line]) -> int | None:
@@ -304,6 +330,7 @@ def strip_chrome(
             reasons[line.no] = rules.CAPTION
 
     if whole_page:
+        _label_glued_teasers(lines, reasons)
         _label_trailing_sections(lines, reasons)
         first, last = body_segment(lines, reasons)
         if last < first:

@@ -258,14 +258,19 @@ TEASER_SECTION_HEADING = re.compile(
 # A teaser printed as one line, its headline glued to its standfirst: "Council Approves
 # New BudgetThe city council voted ...". The glue is a word's lower-case end (three
 # letters at least: "MacBook" and "AirPods" are names) or a question mark, run into a
-# capitalised word ("SciSpacE team" is a name too); before it a headline in title case (its words capitalised but these small
-# ones, MIN_GLUED_HEADLINE_CAPITALS of them at least), after it a sentence (among its
-# first words, MIN_GLUED_LEAD_LOWER lower-case ones).
+# capitalised word ("SciSpacE team" is a name too); before it a headline in title case
+# (MIN_GLUED_HEADLINE_WORDS words at least, all capitalised but these small ones, and
+# MIN_GLUED_HEADLINE_CAPITALS capitalised), after it a sentence (among its first words,
+# MIN_GLUED_LEAD_LOWER lower-case ones).
 GLUE = re.compile(r"(?<=[a-z]{3})(?=(?:[A-Z][a-z]+|A|I)$)|(?<=[a-z][?!])(?=[A-Z“\"])")
 TITLE_CASE_SMALL_WORDS: frozenset[str] = frozenset(
     "a an the of in on at to for and or by with from as is vs vs. but nor".split()
 )
 MIN_GLUED_HEADLINE_CAPITALS = 3
+MIN_GLUED_HEADLINE_WORDS, MAX_GLUED_HEADLINE_WORDS = 5, 24
+# A glued teaser is removed only with another within this many lines: alone, it may be a
+# paragraph opening on names written in one word ("Microsoft Corp's LinkedIn said ...").
+GLUED_TEASER_NEIGHBOURHOOD = 3
 GLUED_LEAD_WORDS = 6
 MIN_GLUED_LEAD_LOWER = 2
 # Of the lines just below such a heading, this many must be teaser-shaped (not running

@@ -218,6 +218,42 @@ def test_an_article_of_dated_entries_with_paragraphs_is_kept() -> None:
     assert all(paragraph in page.text for paragraph in BODY[:3])
 
 
+def test_a_timeline_of_one_paragraph_a_date_keeps_the_article_after_it() -> None:
+    # Shaped like cards but for their headlines: each date heads one paragraph.
+    timeline = [
+        "March 3, 2019",
+        "Police arrested the suspect at his home after a months-long inquiry, officers said.",
+        "April 12, 2019",
+        "Prosecutors charged him with three counts of fraud and one of forging documents.",
+        "June 1, 2019",
+        "The judge denied bail, saying that he might leave the country before his trial.",
+    ]
+    closing = "The defence said it would appeal the verdict, which it called unjust."
+    page = strip_chrome(_page(*BODY, "Here is how the case unfolded:", *timeline, closing))
+    assert all(line in page.text for line in timeline[1::2])
+    assert closing in page.text
+
+
+GLUED_TEASERS = [
+    "Harbour Ferry Timetable Changes From MondayThe ferry company said it would add crossings.",
+    "Library To Open Late On Thursdays This WinterReaders will be able to borrow books later.",
+    "School Football Team Wins The County FinalThe under-16 side beat their rivals on Saturday.",
+]
+
+
+def test_a_list_of_teasers_glued_to_their_standfirsts_is_removed() -> None:
+    page = strip_chrome(_page(*BODY, *GLUED_TEASERS))
+    assert page.text.rstrip().splitlines()[-1] == BODY[3]
+    assert {r.reason for r in page.removed if r.text in GLUED_TEASERS} == {rules.RELATED}
+
+
+def test_a_lone_line_that_looks_glued_stays_in_the_article() -> None:
+    # Alone, it may be a paragraph of the story about names written in one word.
+    line = GLUED_TEASERS[0]
+    page = strip_chrome(_page(BODY[0], BODY[1], line, BODY[2], BODY[3]))
+    assert line in page.text
+
+
 NOTICE = [
     "We are committed to protecting your personal data and have updated our privacy policy.",
     "Please review our privacy policy to learn how we use cookies and your information.",
