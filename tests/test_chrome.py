@@ -192,14 +192,6 @@ DATED_CARDS = [
 ]
 
 
-def test_dated_story_cards_after_the_article_are_removed() -> None:
-    page = strip_chrome(_page(*BODY, *DATED_CARDS))
-    assert page.text.rstrip().splitlines()[-1] == BODY[3]
-    assert not any(line in page.text for line in DATED_CARDS)
-    reasons = {r.reason for r in page.removed if r.text in DATED_CARDS}
-    assert reasons == {rules.RELATED, rules.DATE}  # each card's date is labelled a date
-
-
 def test_a_live_blog_keeps_its_timed_updates() -> None:
     # Updates give times, not dates, and may run to several paragraphs.
     updates = []
@@ -241,10 +233,21 @@ GLUED_TEASERS = [
 ]
 
 
-def test_a_list_of_teasers_glued_to_their_standfirsts_is_removed() -> None:
-    page = strip_chrome(_page(*BODY, *GLUED_TEASERS))
+@pytest.mark.parametrize(
+    ("teasers", "reasons"),
+    [
+        (DATED_CARDS, {rules.RELATED, rules.DATE}),  # each card's date is labelled a date
+        (GLUED_TEASERS, {rules.RELATED}),
+    ],
+    ids=["dated cards", "glued teasers"],
+)
+def test_a_list_of_other_stories_without_a_heading_is_removed(
+    teasers: list[str], reasons: set[str]
+) -> None:
+    page = strip_chrome(_page(*BODY, *teasers))
     assert page.text.rstrip().splitlines()[-1] == BODY[3]
-    assert {r.reason for r in page.removed if r.text in GLUED_TEASERS} == {rules.RELATED}
+    assert not any(line in page.text for line in teasers)
+    assert {r.reason for r in page.removed if r.text in teasers} == reasons
 
 
 def test_a_lone_line_that_looks_glued_stays_in_the_article() -> None:
