@@ -173,9 +173,6 @@ def _label_glued_teasers(lines: list[Line], reasons: dict[int, str]) -> None:
             reasons.setdefault(lines[i].no, rules.RELATED)
 
 
-_YEAR = re.compile(r"\b(19|20)\d\d\b")
-
-
 def _dated_cards(lines: list[Line], reasons: dict[int, str]) -> list[tuple[int, int]]:
     """(start, end) index ranges of runs of dated story cards (see rules.MIN_DATED_CARDS)."""
     # The lines' rules have labelled the date lines: looked up among the labels, not
@@ -184,7 +181,7 @@ def _dated_cards(lines: list[Line], reasons: dict[int, str]) -> list[tuple[int, 
     if len(numbers) < rules.MIN_DATED_CARDS:  # most pages
         return []
     index = {line.no: i for i, line in enumerate(lines)}
-    dated = [index[no] for no in numbers if _YEAR.search(lines[index[no]].text)]
+    dated = [index[no] for no in numbers if rules.DATE_YEAR.search(lines[index[no]].text)]
     if len(dated) < rules.MIN_DATED_CARDS:
         return []
 
@@ -385,13 +382,10 @@ def _sentences_as_paragraphs(lines: list[Line], reasons: dict[int, str]) -> list
         and line.words >= MIN_CONTENT_WORDS
         and not line.upper
         and not line.text.endswith("?")
-        and _DIGIT.search(line.text)
+        and rules.DIGIT.search(line.text)
         else line
         for line in lines
     ]
-
-
-_DIGIT = re.compile(r"\d")
 
 
 def _trim_to_paragraphs(body: list[Line]) -> list[Line]:
@@ -466,7 +460,7 @@ def _menu_item(line: Line) -> bool:
         and not line.sentence
         and not rules.BULLET.match(line.text)
         and not line.text.endswith((",", ";", ":"))
-        and not _DIGIT.search(line.text)
+        and not rules.DIGIT.search(line.text)
     )
 
 

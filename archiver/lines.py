@@ -88,7 +88,6 @@ GLUED_TEASER_MARK = 8
 # A commenter line is a name and a verb, not a sentence.
 MAX_COMMENTER_WORDS = 16
 
-_DIGIT = re.compile(r"\d")
 _NORM = re.compile(r"[\W_]+")
 
 
@@ -314,7 +313,7 @@ def _is_tag_list(text: str) -> bool:
 
 def is_date_line(text: str) -> bool:
     """True for a line that is a date or a time and little else (two other words at most)."""
-    if not _DIGIT.search(text):
+    if not rules.DIGIT.search(text):
         return False  # every date or time this recognises has a digit
     # Every full date of rules.DATE_PATTERNS has a year standing as a word of its own (but
     # 2020年3月3日, whose line's words are not told apart anyway), so this finds a line

@@ -379,6 +379,8 @@ DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 NUMERIC_DAY_FIRST = DATE_PATTERNS[_DATE_SOURCES.index(_NUMERIC_DAY_FIRST)]
 # A year as the patterns above need it: a text without one holds no full date.
 DATE_YEAR = re.compile(_YEAR_DIGITS)
+# A digit: lines that give numbers (dates, scores, ingredients) are told by it.
+DIGIT = re.compile(r"\d")
 # Any date-ish token, with or without a year, used to spot date-only lines (searched in
 # the line as fold_text lower-cases it).
 DATE_TOKEN = re.compile(
